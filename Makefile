@@ -1,0 +1,25 @@
+# The two commands of the README. Each installs missing Debian packages,
+# configures CMake into build/, builds, then runs its job.
+BUILD ?= build
+JOBS ?= 2
+CTEST_ARGS ?=
+
+.PHONY: demo test build deps configure clean
+
+demo: build
+	$(BUILD)/examples/models
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+build: configure
+	cmake --build $(BUILD) -j$(JOBS)
+
+configure: deps
+	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+deps:
+	bash scripts/install-deps.sh
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,44 @@
+// The evaluator: runs one task in an embedded R and builds its result.
+// The host's synchronous mode and every worker use it, so a task behaves
+// the same wherever it runs.
+//
+// Every function here calls the R API and must run on the thread that
+// started the embedded R.
+#pragma once
+
+#include "sync/r.hpp"
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mirai {
+namespace sync {
+
+// How a task ended. The numbers equal the wire's dsp_result_flag values.
+enum class result_kind : std::uint32_t { value = 0, error = 1, interrupt = 2 };
+
+// A task's outcome: the value, or the error or interrupt object that
+// stands in for it (see conditions.hpp).
+struct evaluation {
+    result_kind kind;
+    Rcpp::RObject object;
+};
+
+// Build the R object that carries a task over the wire:
+// list(expr = expr, data = data), where expr is a language object or an
+// expression vector and data a named list (possibly empty).
+Rcpp::RObject make_task(SEXP expr, SEXP data);
+
+// Evaluate expr in a fresh environment that holds the elements of data and
+// is enclosed by the global environment. Errors (with message, call,
+// classes and call stack) and interrupts are caught and returned as
+// objects. Never throws for anything the task does.
+evaluation evaluate(SEXP expr, SEXP data);
+
+// Decode a task made by make_task and serialized with serialize_to, then
+// evaluate it. A payload that cannot be decoded or is not a task becomes
+// an error result naming the problem. Never throws.
+evaluation evaluate_payload(const void* payload, std::size_t len);
+
+} // namespace sync
+} // namespace mirai
