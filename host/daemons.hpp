@@ -1,0 +1,67 @@
+// Setting up daemons for a compute profile, and reading its status.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace mirai {
+namespace host {
+
+// The default compute profile's name.
+inline const std::string default_profile = "default";
+
+struct daemons_options {
+    // The compute profile to set. Each profile has its own daemons.
+    std::string profile = default_profile;
+    // Evaluate every task of the profile in the host's own R, at once,
+    // through the same evaluator the daemons use. n is ignored.
+    bool sync = false;
+    // Where the dispatcher listens. Empty: an ipc:// path inside a
+    // directory only this user can enter.
+    std::string url;
+    // How long daemons(n) waits for its n daemons to connect.
+    int connect_timeout_ms = 30000;
+};
+
+// Set the daemons of a profile. n > 0 starts a dispatcher and n local
+// mirai-daemon processes, and returns once all n are connected (throws
+// error if they are not within connect_timeout_ms). Daemons already set
+// for the profile are reset first. n == 0 resets the profile: every
+// unresolved task resolves to error value 19 and every daemon exits.
+// Returns the number of connected daemons (0 after a reset, 1 for sync).
+// Throws error for a negative n. R thread only.
+int daemons(int n, const daemons_options& options = {});
+
+// Reset every profile, as daemons(0) on each.
+void reset_all_daemons();
+
+// One connected daemon.
+struct daemon_status {
+    std::uint32_t id;
+    std::uint64_t pid;
+    std::uint64_t task_id;  // running now, 0 when idle
+    std::uint64_t completed;
+};
+
+// The state of one profile. Counters are cheap to read: one lock.
+struct status_info {
+    std::string profile;
+    bool is_set = false; // daemons() has set it up
+    bool sync = false;
+    std::string url;
+    std::uint32_t connections = 0;
+    std::uint64_t awaiting = 0;
+    std::uint64_t executing = 0;
+    std::uint64_t completed = 0;
+    std::uint64_t cancelled = 0;
+    std::uint64_t failed = 0;
+    std::vector<daemon_status> daemons;
+};
+
+// The status of a profile; an unset profile reports is_set == false.
+// Any thread.
+status_info status(const std::string& profile = default_profile);
+
+} // namespace host
+} // namespace mirai

@@ -1,0 +1,152 @@
+// Collecting a task's result: the bytes from the daemon become an R object
+// on R's thread, once, and are cached for later calls.
+#include "host/handle.hpp"
+
+#include "host/detail/task_state.hpp"
+#include "host/detail/value_cache.hpp"
+#include "host/session.hpp"
+#include "dispatcher/dispatcher.h"
+#include "sync/conditions.hpp"
+#include "sync/serialize.hpp"
+
+#include <string>
+#include <vector>
+
+namespace mirai {
+namespace host {
+
+namespace {
+
+std::string attribute_string(SEXP object, const char* name)
+{
+    SEXP value = Rf_getAttrib(object, Rf_install(name));
+    if (TYPEOF(value) != STRSXP || XLENGTH(value) < 1) {
+        return {};
+    }
+    return CHAR(STRING_ELT(value, 0));
+}
+
+std::vector<std::string> attribute_strings(SEXP object, const char* name)
+{
+    std::vector<std::string> out;
+    SEXP value = Rf_getAttrib(object, Rf_install(name));
+    if (TYPEOF(value) == STRSXP) {
+        for (R_xlen_t i = 0; i < XLENGTH(value); i++) {
+            out.emplace_back(CHAR(STRING_ELT(value, i)));
+        }
+    } else if (TYPEOF(value) == VECSXP) {
+        for (R_xlen_t i = 0; i < XLENGTH(value); i++) {
+            SEXP item = VECTOR_ELT(value, i);
+            if (TYPEOF(item) == STRSXP && XLENGTH(item) > 0) {
+                out.emplace_back(CHAR(STRING_ELT(item, 0)));
+            }
+        }
+    }
+    return out;
+}
+
+Rcpp::RObject decode_result(const detail::task_state& state)
+{
+    if (state.status() != 0) {
+        return sync::make_error_value(state.status());
+    }
+    try {
+        return sync::unserialize(state.payload(), state.payload_len());
+    } catch (const std::exception& e) {
+        return sync::make_error(std::string("collect result of task ") +
+                                std::to_string(state.id) + ": " + e.what());
+    }
+}
+
+} // namespace
+
+handle::handle(std::shared_ptr<detail::task_state> state,
+               std::shared_ptr<detail::value_cache> cache)
+    : state_(std::move(state)), cache_(std::move(cache))
+{
+}
+
+const detail::task_state& handle::checked_state(const char* operation) const
+{
+    if (!state_) {
+        throw error(std::string(operation) + ": empty handle");
+    }
+    return *state_;
+}
+
+bool handle::unresolved() const
+{
+    return !checked_state("poll task").is_resolved();
+}
+
+void handle::wait() const
+{
+    checked_state("wait for task").wait();
+}
+
+bool handle::wait_for(long timeout_ms) const
+{
+    return checked_state("wait for task").wait_for_ms(timeout_ms);
+}
+
+std::uint64_t handle::id() const
+{
+    return checked_state("read task id").id;
+}
+
+Rcpp::RObject handle::value() const
+{
+    const detail::task_state& state = checked_state("collect task");
+    session::current().require_r_thread("collect task");
+    detail::release_deferred_objects();
+    if (cache_->object == nullptr) {
+        state.wait();
+        Rcpp::RObject result = decode_result(state);
+        cache_->store(result);
+    }
+    return Rcpp::RObject(cache_->object);
+}
+
+bool handle::is_error() const
+{
+    return sync::is_error_value(value());
+}
+
+int handle::error_code() const
+{
+    const detail::task_state& state = checked_state("read error code");
+    state.wait();
+    return state.status();
+}
+
+Rcpp::RObject handle::value_or_throw() const
+{
+    Rcpp::RObject result = value();
+    if (sync::is_error_value(result)) {
+        throw make_task_error(result, state_->id);
+    }
+    return result;
+}
+
+task_error make_task_error(SEXP result, std::uint64_t task_id)
+{
+    std::string prefix = "task " + std::to_string(task_id) + ": ";
+    if (Rf_inherits(result, "miraiError")) {
+        std::string message = attribute_string(result, "message");
+        return task_error(prefix + CHAR(STRING_ELT(result, 0)), 0, message,
+                          attribute_string(result, "call"),
+                          attribute_strings(result, "condition.class"),
+                          attribute_strings(result, "stack.trace"));
+    }
+    if (Rf_inherits(result, "miraiInterrupt")) {
+        return task_error(prefix + "interrupted", 0, "interrupted", "",
+                          {"miraiInterrupt"}, {});
+    }
+    int code = Rf_asInteger(result);
+    std::string text = "error value " + std::to_string(code) + ": " +
+                       dsp_strerror(code);
+    return task_error(prefix + text, code, text, "", {"errorValue"}, {});
+}
+
+} // namespace host
+} // namespace mirai

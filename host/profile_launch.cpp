@@ -1,0 +1,138 @@
+// Starting a profile's dispatcher and local daemons, and the registry of
+// profiles.
+#include "host/detail/profile.hpp"
+
+#include "host/error.hpp"
+
+#include <chrono>
+
+namespace mirai {
+namespace host {
+namespace detail {
+
+namespace {
+
+// Poll slice while waiting for daemons, short enough to notice a daemon
+// that died at start-up without waiting for the whole timeout.
+constexpr int connect_poll_ms = 50;
+
+dsp_dispatcher* open_dispatcher(const std::string& url, std::string& bound)
+{
+    dsp_dispatcher* dispatcher = nullptr;
+    int rc = dsp_dispatcher_open(&dispatcher);
+    if (rc != 0) {
+        throw error(std::string("open dispatcher: ") + dsp_strerror(rc));
+    }
+    char buffer[512] = {0};
+    rc = dsp_dispatcher_listen(dispatcher, url.c_str(), buffer,
+                               sizeof(buffer));
+    if (rc != 0) {
+        dsp_dispatcher_close(dispatcher);
+        throw error("listen at '" + url + "': " + dsp_strerror(rc));
+    }
+    bound = buffer[0] != '\0' ? buffer : url;
+    return dispatcher;
+}
+
+// Wait until n daemons said hello; fail early when all that are left
+// have exited.
+void wait_for_daemons(dsp_dispatcher* dispatcher, local_launcher& launcher,
+                      int n, int timeout_ms, const std::string& name)
+{
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(timeout_ms);
+    int exited = 0;
+    while (true) {
+        int rc = dsp_dispatcher_wait_connections(
+            dispatcher, static_cast<std::uint32_t>(n), connect_poll_ms);
+        if (rc == 0) {
+            return;
+        }
+        exited += launcher.reap_exited();
+        dsp_stats stats;
+        dsp_dispatcher_stats(dispatcher, &stats);
+        std::string counts = std::to_string(stats.connections) + " of " +
+                             std::to_string(n) + " daemons connected";
+        if (exited > 0 && stats.connections + launcher.pids().size() <
+                              static_cast<std::size_t>(n)) {
+            throw error("start daemons for profile '" + name + "': " +
+                        counts + ", " + std::to_string(exited) +
+                        " exited at start-up (run '" + daemon_executable() +
+                        " --help' to check the executable)");
+        }
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw error("start daemons for profile '" + name + "': " +
+                        counts + " within " + std::to_string(timeout_ms) +
+                        " ms");
+        }
+    }
+}
+
+} // namespace
+
+int profile::start_local(int n, const daemons_options& options)
+{
+    reset();
+    auto dir = std::make_unique<private_dir>();
+    std::string url = options.url;
+    if (url.empty()) {
+        url = "ipc://" + dir->path() + "/dispatcher.sock";
+    }
+    std::string bound;
+    dsp_dispatcher* dispatcher = open_dispatcher(url, bound);
+    auto launcher = std::make_unique<local_launcher>(dir->path());
+    try {
+        for (int i = 0; i < n; i++) {
+            launcher->spawn(bound);
+        }
+        wait_for_daemons(dispatcher, *launcher, n,
+                         options.connect_timeout_ms, name_);
+    } catch (...) {
+        dsp_dispatcher_close(dispatcher);
+        launcher->stop_all(2000);
+        throw;
+    }
+
+    std::lock_guard<std::mutex> lock(mutex_);
+    url_ = bound;
+    dispatcher_ = dispatcher;
+    launcher_ = std::move(launcher);
+    dir_ = std::move(dir);
+    return n;
+}
+
+profile_registry::profile_registry()
+    : signal_(std::make_shared<resolution_signal>())
+{
+}
+
+profile& profile_registry::get(const std::string& name)
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = profiles_.find(name);
+    if (it == profiles_.end()) {
+        it = profiles_
+                 .emplace(name, std::make_unique<profile>(name, signal_))
+                 .first;
+    }
+    return *it->second;
+}
+
+profile* profile_registry::find(const std::string& name)
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = profiles_.find(name);
+    return it == profiles_.end() ? nullptr : it->second.get();
+}
+
+void profile_registry::reset_all()
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& entry : profiles_) {
+        entry.second->reset();
+    }
+}
+
+} // namespace detail
+} // namespace host
+} // namespace mirai

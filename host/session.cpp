@@ -1,0 +1,80 @@
+// The host session: starts the embedded R once per process and owns the
+// compute profiles.
+#include "host/session.hpp"
+
+#include "host/detail/profile.hpp"
+#include "host/detail/value_cache.hpp"
+#include "host/error.hpp"
+#include "sync/conditions.hpp"
+
+#include "dispatcher/log.h"
+
+#include <RInside.h>
+
+#include <atomic>
+
+namespace mirai {
+namespace host {
+
+namespace {
+
+std::atomic<bool> r_started{false};
+std::atomic<session*> current_session{nullptr};
+
+} // namespace
+
+session::session(const session_options& options)
+{
+    if (r_started.exchange(true)) {
+        throw error("create session: R already started in this process; "
+                    "only one session may exist per process");
+    }
+    r_thread_ = std::this_thread::get_id();
+    r_ = std::make_unique<RInside>(0, nullptr, true, false,
+                                   options.interactive);
+    sync::install_r_support();
+    profiles_ = std::make_unique<detail::profile_registry>();
+    current_session = this;
+    dsp_log(DSP_LOG_INFO, "HOST-R-INIT", "start host R: interactive %s",
+            options.interactive ? "true" : "false");
+}
+
+session::~session()
+{
+    profiles_->reset_all();
+    detail::release_deferred_objects();
+    current_session = nullptr;
+}
+
+session& session::current()
+{
+    session* s = current_session.load();
+    if (s == nullptr) {
+        throw error("find session: no mirai::host::session exists; "
+                    "construct one first");
+    }
+    return *s;
+}
+
+bool session::is_r_thread() const noexcept
+{
+    return std::this_thread::get_id() == r_thread_;
+}
+
+void session::require_r_thread(const char* operation) const
+{
+    if (!is_r_thread()) {
+        throw error(std::string(operation) +
+                    ": called from a thread that is not R's (only the "
+                    "thread that created the session may use R)");
+    }
+}
+
+RInside& session::r()
+{
+    require_r_thread("use host R");
+    return *r_;
+}
+
+} // namespace host
+} // namespace mirai

@@ -1,0 +1,84 @@
+// mirai(), everywhere() and race_mirai().
+#include "host/task.hpp"
+
+#include "host/detail/profile.hpp"
+#include "host/detail/r_code.hpp"
+#include "host/detail/task_state.hpp"
+#include "host/detail/value_cache.hpp"
+#include "host/error.hpp"
+#include "host/session.hpp"
+#include "sync/evaluator.hpp"
+
+namespace mirai {
+namespace host {
+
+namespace {
+
+void check_names(const data& values, const char* operation)
+{
+    for (std::size_t i = 0; i < values.size(); i++) {
+        if (values[i].first.empty()) {
+            throw error(std::string(operation) + ": data item " +
+                        std::to_string(i + 1) + " has an empty name");
+        }
+    }
+}
+
+detail::profile& enter(const char* operation, const std::string& profile)
+{
+    session& s = session::current();
+    s.require_r_thread(operation);
+    detail::release_deferred_objects();
+    return s.profiles().get(profile);
+}
+
+} // namespace
+
+handle mirai(const std::string& expression, const data& values,
+             const task_options& options)
+{
+    detail::profile& p = enter("create task", options.profile);
+    check_names(values, "create task");
+    Rcpp::RObject expr = detail::parse_code(expression);
+    Rcpp::RObject task = sync::make_task(expr, to_list(values));
+    return p.submit(task);
+}
+
+void everywhere(const std::string& expression, const data& values,
+                const everywhere_options& options)
+{
+    detail::profile& p = enter("everywhere", options.profile);
+    check_names(values, "everywhere");
+    Rcpp::RObject expr = detail::parse_code(expression);
+    Rcpp::RObject task = sync::make_task(expr, to_list(values));
+    p.everywhere(task, options.min, options.timeout_ms);
+}
+
+std::size_t race_mirai(const std::vector<handle>& tasks)
+{
+    if (tasks.empty()) {
+        throw error("race tasks: expected at least one handle, got none");
+    }
+    detail::resolution_signal& signal =
+        *session::current().profiles().signal();
+    while (true) {
+        std::uint64_t generation;
+        {
+            std::lock_guard<std::mutex> lock(signal.mutex);
+            generation = signal.generation;
+        }
+        for (std::size_t i = 0; i < tasks.size(); i++) {
+            if (!tasks[i].unresolved()) {
+                return i;
+            }
+        }
+        // A resolution after the scan bumps the generation, so the wait
+        // below cannot miss it.
+        std::unique_lock<std::mutex> lock(signal.mutex);
+        signal.cv.wait(lock,
+                       [&] { return signal.generation != generation; });
+    }
+}
+
+} // namespace host
+} // namespace mirai

@@ -1,0 +1,49 @@
+// Creating tasks: mirai(), everywhere() and race_mirai().
+#pragma once
+
+#include "host/data.hpp"
+#include "host/daemons.hpp"
+#include "host/handle.hpp"
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace mirai {
+namespace host {
+
+struct task_options {
+    // The compute profile that runs the task.
+    std::string profile = default_profile;
+};
+
+// Evaluate the R code in expression on a daemon of the profile, in a
+// fresh environment holding values and enclosed by the daemon's global
+// environment. Returns at once with a handle; in sync mode the task has
+// already run in the host's R. Throws error when the code does not parse
+// (the host stays usable) or the profile has no daemons set. R thread
+// only.
+handle mirai(const std::string& expression, const data& values = {},
+             const task_options& options = {});
+
+struct everywhere_options {
+    std::string profile = default_profile;
+    // Return once this many distinct daemons have run the expression; a
+    // negative number means every daemon connected now.
+    int min = -1;
+    // Throw error when min is not reached in time.
+    int timeout_ms = 60000;
+};
+
+// Run expression on every daemon of the profile, now and on daemons that
+// connect later, before any further task; use it to load packages or set
+// globals. In sync mode it runs once in the host's R. R thread only.
+void everywhere(const std::string& expression, const data& values = {},
+                const everywhere_options& options = {});
+
+// Block until one of tasks is resolved and return its index (at once if
+// one already is). Throws error for an empty list. Any thread.
+std::size_t race_mirai(const std::vector<handle>& tasks);
+
+} // namespace host
+} // namespace mirai

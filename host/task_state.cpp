@@ -1,0 +1,75 @@
+#include "host/detail/task_state.hpp"
+
+#include <chrono>
+
+namespace mirai {
+namespace host {
+namespace detail {
+
+void resolution_signal::notify()
+{
+    {
+        std::lock_guard<std::mutex> lock(mutex);
+        generation++;
+    }
+    cv.notify_all();
+}
+
+task_state::task_state(std::shared_ptr<resolution_signal> signal)
+    : signal_(std::move(signal))
+{
+}
+
+task_state::~task_state()
+{
+    if (msg_ != nullptr) {
+        nng_msg_free(msg_);
+    }
+}
+
+void task_state::resolve(int status, std::uint32_t flags, nng_msg* msg,
+                         const void* payload, std::size_t payload_len)
+{
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        if (resolved_) {
+            if (msg != nullptr) {
+                nng_msg_free(msg);
+            }
+            return;
+        }
+        status_ = status;
+        flags_ = flags;
+        msg_ = msg;
+        payload_ = payload;
+        payload_len_ = payload_len;
+        resolved_ = true;
+    }
+    cv_.notify_all();
+    if (signal_) {
+        signal_->notify();
+    }
+}
+
+bool task_state::is_resolved() const
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return resolved_;
+}
+
+void task_state::wait() const
+{
+    std::unique_lock<std::mutex> lock(mutex_);
+    cv_.wait(lock, [this] { return resolved_; });
+}
+
+bool task_state::wait_for_ms(long timeout_ms) const
+{
+    std::unique_lock<std::mutex> lock(mutex_);
+    return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                        [this] { return resolved_; });
+}
+
+} // namespace detail
+} // namespace host
+} // namespace mirai
