@@ -1,0 +1,133 @@
+/*
+ * Closing a dispatcher. The order matters: tasks resolve first, while
+ * daemons can still be told to exit; then NNG is stopped, callback by
+ * callback, so that nothing can reach the structure once it is freed.
+ */
+#include "dispatcher/detail/core.h"
+#include "dispatcher/log.h"
+
+#include <stdlib.h>
+#include <time.h>
+
+/*
+ * How long close waits for daemons to hang up after their exit frame.
+ * Closing the socket sooner could discard exit frames still in NNG's
+ * queues; a daemon that ignores the frame delays close by this much.
+ */
+#define DSP_CLOSE_LINGER_MS 500
+
+/*
+ * Resolve every task with DSP_ECONNRESET and send each daemon an exit
+ * frame. The exit frame bypasses the window: nothing follows it.
+ */
+static void
+resolve_all_locked(dsp_dispatcher *d, dsp__batch *batch)
+{
+    dsp__node *node;
+
+    while ((node = d->queue.next) != &d->queue) {
+        dsp__task_finish_locked(d, DSP__CONTAINER(node, dsp_task, node),
+            DSP_ECONNRESET, NULL, batch);
+    }
+    for (node = d->connected.next; node != &d->connected;
+         node = node->next) {
+        dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, connected_node);
+        if (daemon->task != NULL) {
+            dsp__task_finish_locked(d, daemon->task, DSP_ECONNRESET, NULL,
+                batch);
+        }
+        if (!daemon->is_closing) {
+            dsp__send_control_locked(d, daemon, DSP_FRAME_EXIT, 0);
+        }
+    }
+}
+
+/* Give daemons up to DSP_CLOSE_LINGER_MS to read their exit frame. */
+static void
+linger_locked(dsp_dispatcher *d)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_nsec += DSP_CLOSE_LINGER_MS * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
+
+    while (d->stats.connections > 0) {
+        if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) != 0) {
+            break;
+        }
+    }
+}
+
+static void
+free_daemon(void *arg, void *value)
+{
+    (void) arg;
+    free(value);
+}
+
+static void
+free_all(dsp_dispatcher *d)
+{
+    dsp__id_map_each(&d->daemons, free_daemon, NULL);
+    dsp__id_map_fini(&d->daemons);
+    dsp__id_map_fini(&d->tasks);
+    for (size_t i = 0; i < d->setup_count; i++) {
+        nng_msg_free(d->setups[i].msg);
+    }
+    free(d->setups);
+    free(d->listeners);
+    pthread_mutex_destroy(&d->lock);
+    pthread_cond_destroy(&d->cond);
+    free(d);
+}
+
+/* Stop NNG's callbacks into d, each one waited for. */
+static void
+stop_nng(dsp_dispatcher *d)
+{
+    /*
+     * NNG 1.5.2 runs a pipe's REM_POST callback before it unlinks the
+     * pipe from its socket, and nng_close waits until no pipe is linked,
+     * so no pipe callback is running or can start once nng_close returns.
+     */
+    nng_close(d->sock);
+    nng_aio_stop(d->recv_aio);
+    nng_aio_free(d->recv_aio);
+    dsp__senders_fini(&d->senders);
+}
+
+void
+dsp_dispatcher_close(dsp_dispatcher *d)
+{
+    if (d == NULL) {
+        return;
+    }
+    dsp__batch batch;
+    dsp__batch_init(&batch);
+
+    pthread_mutex_lock(&d->lock);
+    d->is_closing = true;
+    size_t listener_count = d->listener_count;
+    resolve_all_locked(d, &batch);
+    pthread_cond_broadcast(&d->cond);
+    dsp__unlock_and_deliver(d, &batch);
+
+    /* listen fails once is_closing is set, so the array is stable. */
+    for (size_t i = 0; i < listener_count; i++) {
+        nng_listener_close(d->listeners[i]);
+    }
+
+    pthread_mutex_lock(&d->lock);
+    linger_locked(d);
+    pthread_mutex_unlock(&d->lock);
+
+    stop_nng(d);
+
+    pthread_mutex_lock(&d->lock);
+    while (d->users > 0) {
+        pthread_cond_wait(&d->cond, &d->lock);
+    }
+    pthread_mutex_unlock(&d->lock);
+    free_all(d);
+}

@@ -1,0 +1,179 @@
+/*
+ * The dispatcher's private state and the functions its source files share.
+ *
+ * One mutex (dsp_dispatcher.lock) guards everything below except the
+ * sender pool, which has its own. Functions named *_locked expect the
+ * caller to hold the lock. Completion callbacks never run under the lock:
+ * a locked step moves resolved tasks into a dsp__batch, and
+ * dsp__unlock_and_deliver calls their callbacks after unlocking.
+ */
+#pragma once
+
+#include "dispatcher/detail/id_map.h"
+#include "dispatcher/detail/list.h"
+#include "dispatcher/dispatcher.h"
+
+#include <nng/nng.h>
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The most frames sent to one daemon and not yet known to have arrived.
+ * NNG 1.5.2's polyamorous pair1 moves each outgoing message from the
+ * socket into a per-pipe queue of depth 2 with a non-blocking put, and
+ * silently drops the message when that queue is full. A reply from the
+ * daemon proves that every frame sent before the one it answers has left
+ * the queue, so keeping at most 2 frames unconfirmed means no frame is
+ * ever dropped while the pipe lives.
+ */
+#define DSP_SEND_WINDOW 2
+
+enum dsp_task_state {
+    DSP_TASK_QUEUED,  /* in the queue, message still owned */
+    DSP_TASK_RUNNING, /* sent to task->daemon */
+    DSP_TASK_DONE     /* resolved, waiting in a batch for its callback */
+};
+
+typedef struct dsp_daemon dsp_daemon;
+
+typedef struct dsp_task {
+    uint64_t id;
+    nng_msg *msg; /* the task frame while queued, NULL once sent */
+    dsp_result_cb cb;
+    void *arg;
+    enum dsp_task_state state;
+    dsp_daemon *daemon; /* the daemon running it, when running */
+    dsp__node node;     /* in the queue, then in a batch */
+    dsp_result result;  /* filled in when it resolves */
+} dsp_task;
+
+/* A frame sent to a daemon that the daemon has not yet answered. */
+typedef struct dsp_sent_frame {
+    uint16_t type; /* enum dsp_frame_type */
+    uint64_t id;
+    uint64_t seq; /* position in the daemon's stream of frames */
+} dsp_sent_frame;
+
+/* One pipe, from NNG_PIPE_EV_ADD_PRE until NNG_PIPE_EV_REM_POST. */
+struct dsp_daemon {
+    nng_pipe pipe;
+    uint32_t number; /* from 1, given at hello */
+    uint64_t pid;
+    bool has_hello;
+    bool is_closing; /* its pipe is being closed: ignore it */
+    dsp_task *task;  /* the task it runs, or NULL */
+    /* A task cancelled while running: its late result is discarded. */
+    uint64_t cancelled_id;
+    uint64_t cancel_to_send; /* a cancel frame waiting for the window */
+    uint64_t completed;
+    size_t setups_sent;  /* index of the next setup to send it */
+    size_t setups_acked; /* daemons acknowledge setups in order */
+    dsp_sent_frame window[DSP_SEND_WINDOW];
+    size_t window_len;
+    uint64_t next_seq;
+    dsp__node idle_node;      /* in dsp_dispatcher.idle */
+    dsp__node connected_node; /* in dsp_dispatcher.connected */
+};
+
+/* One everywhere() task. */
+typedef struct dsp_setup {
+    uint64_t id;
+    nng_msg *msg; /* the frame, copied for each daemon */
+    uint32_t acks; /* daemons that acknowledged it */
+} dsp_setup;
+
+/* A send slot: one reusable aio for nng_send_aio. */
+typedef struct dsp_sender {
+    nng_aio *aio;
+    struct dsp_sender *next_free;
+    struct dsp_sender_pool *pool;
+} dsp_sender;
+
+typedef struct dsp_sender_pool {
+    pthread_mutex_t lock;
+    dsp_sender **all;
+    size_t count;
+    size_t capacity;
+    dsp_sender *free_list;
+} dsp_sender_pool;
+
+struct dsp_dispatcher {
+    nng_socket sock;
+    nng_aio *recv_aio;
+    pthread_mutex_t lock;
+    pthread_cond_t cond; /* connections, setup acks, users, closing */
+    bool is_closing;
+    uint64_t next_id; /* shared by tasks and setups */
+    uint32_t next_daemon_number;
+    dsp__id_map tasks;   /* id to every unresolved task */
+    dsp__id_map daemons; /* pipe id to every known pipe */
+    dsp__node queue;     /* queued tasks, oldest first */
+    dsp__node idle;      /* daemons ready for a task */
+    dsp__node connected; /* daemons that said hello, in hello order */
+    dsp_setup *setups;
+    size_t setup_count;
+    size_t setup_capacity;
+    nng_listener *listeners;
+    size_t listener_count;
+    /* Blocking calls and callback deliveries in progress; close waits. */
+    unsigned users;
+    dsp_stats stats;
+    dsp_sender_pool senders;
+};
+
+/* Tasks resolved under the lock whose callbacks are still to run. */
+typedef struct dsp__batch {
+    dsp__node done;
+} dsp__batch;
+
+void dsp__batch_init(dsp__batch *batch);
+
+/* Unlock d and run the callbacks of every task in batch, then free them. */
+void dsp__unlock_and_deliver(dsp_dispatcher *d, dsp__batch *batch);
+
+/* Resolve a task: unlink it, count it, move it into batch. */
+void dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
+    nng_msg *msg, dsp__batch *batch);
+
+/*
+ * Bring a daemon up to date: send what its window allows (a pending
+ * cancel, then setups), then give it the oldest queued task or put it on
+ * the idle list.
+ */
+void dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon);
+
+/* Close a daemon's pipe after a protocol error; it gets no more frames. */
+void dsp__daemon_drop_locked(dsp_dispatcher *d, dsp_daemon *daemon);
+
+/*
+ * Count a daemon's acknowledgement of setup_id. Returns 0, or DSP_EPROTO
+ * when it is not the next setup that daemon has yet to acknowledge.
+ */
+int dsp__setup_ack_locked(dsp_dispatcher *d, dsp_daemon *daemon,
+    uint64_t setup_id);
+
+/* Pipe events and the receive loop (daemon.c). */
+void dsp__pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);
+void dsp__recv_cb(void *arg);
+
+/* Sending (send.c). */
+int dsp__senders_init(dsp_sender_pool *pool);
+void dsp__senders_fini(dsp_sender_pool *pool);
+
+/*
+ * Send msg (ownership taken) to the daemon's pipe and record it in its
+ * window when a reply is expected. Returns 0, or an error after which the
+ * message is freed and the daemon dropped.
+ */
+int dsp__send_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon,
+    nng_msg *msg, uint16_t type, uint64_t id);
+
+/* Send a frame with no payload (cancel, exit). */
+int dsp__send_control_locked(dsp_dispatcher *d, dsp_daemon *daemon,
+    uint16_t type, uint64_t id);
+
+/* Forget every window entry up to and including the one answered. */
+bool dsp__window_ack(dsp_daemon *daemon, uint16_t type, uint64_t id);

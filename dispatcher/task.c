@@ -1,0 +1,217 @@
+/*
+ * Tasks: submission, cancellation and resolution.
+ *
+ * A task lives in the id map from submit until it resolves, so cancel and
+ * the receive path find it in O(1). Resolution happens under the lock and
+ * only moves the task into a batch; its callback runs after the lock is
+ * released, which is what lets a callback call back into the dispatcher.
+ */
+#include "dispatcher/detail/core.h"
+
+#include <stdlib.h>
+
+void
+dsp__batch_init(dsp__batch *batch)
+{
+    dsp__list_init(&batch->done);
+}
+
+void
+dsp__unlock_and_deliver(dsp_dispatcher *d, dsp__batch *batch)
+{
+    if (dsp__list_empty(&batch->done)) {
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
+    d->users++;
+    pthread_mutex_unlock(&d->lock);
+
+    dsp__node *node;
+    while ((node = dsp__list_pop_front(&batch->done)) != NULL) {
+        dsp_task *task = DSP__CONTAINER(node, dsp_task, node);
+        task->cb(task->arg, &task->result);
+        free(task);
+    }
+
+    /* close frees d once no delivery is left, so this is the last touch. */
+    pthread_mutex_lock(&d->lock);
+    d->users--;
+    if (d->users == 0 && d->is_closing) {
+        pthread_cond_broadcast(&d->cond);
+    }
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void
+count_resolution(dsp_stats *stats, int status)
+{
+    if (status == DSP_OK) {
+        stats->completed++;
+    } else if (status == DSP_ECANCELED) {
+        stats->cancelled++;
+    } else {
+        stats->failed++;
+    }
+}
+
+void
+dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
+    nng_msg *msg, dsp__batch *batch)
+{
+    dsp__id_map_remove(&d->tasks, task->id);
+    if (task->state == DSP_TASK_QUEUED) {
+        dsp__list_remove(&task->node);
+        d->stats.awaiting--;
+    } else if (task->state == DSP_TASK_RUNNING) {
+        d->stats.executing--;
+        if (task->daemon != NULL && task->daemon->task == task) {
+            task->daemon->task = NULL;
+        }
+    }
+    nng_msg_free(task->msg);
+    task->msg = NULL;
+    task->daemon = NULL;
+    count_resolution(&d->stats, status);
+
+    dsp_result *result = &task->result;
+    result->task_id = task->id;
+    result->status = status;
+    result->flags = 0;
+    result->msg = msg;
+    result->payload = NULL;
+    result->payload_len = 0;
+    if (msg != NULL) {
+        const unsigned char *body = nng_msg_body(msg);
+        result->flags = dsp__get_u32(body + 16);
+        result->payload = body + DSP_HEADER_SIZE;
+        result->payload_len = nng_msg_len(msg) - DSP_HEADER_SIZE;
+    }
+    task->state = DSP_TASK_DONE;
+    dsp__list_push_back(&batch->done, &task->node);
+}
+
+int
+dsp_task_msg_alloc(nng_msg **msgp, size_t payload_len, void **payload)
+{
+    if (msgp == NULL || payload_len > SIZE_MAX - DSP_HEADER_SIZE) {
+        return DSP_EINVAL;
+    }
+    nng_msg *msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + payload_len);
+    if (rv != 0) {
+        return rv;
+    }
+    if (payload != NULL) {
+        *payload = (unsigned char *) nng_msg_body(msg) + DSP_HEADER_SIZE;
+    }
+    *msgp = msg;
+    return DSP_OK;
+}
+
+static dsp_task *
+task_new(nng_msg *msg, dsp_result_cb cb, void *arg)
+{
+    dsp_task *task = calloc(1, sizeof(*task));
+    if (task == NULL) {
+        return NULL;
+    }
+    task->msg = msg;
+    task->cb = cb;
+    task->arg = arg;
+    task->state = DSP_TASK_QUEUED;
+    dsp__list_init(&task->node);
+    return task;
+}
+
+/* Queue the task, then let the first idle daemon, if any, take it. */
+static void
+enqueue_locked(dsp_dispatcher *d, dsp_task *task)
+{
+    dsp__list_push_back(&d->queue, &task->node);
+    d->stats.awaiting++;
+
+    dsp__node *node = d->idle.next;
+    if (node != &d->idle) {
+        dsp__daemon_pump_locked(d,
+            DSP__CONTAINER(node, dsp_daemon, idle_node));
+    }
+}
+
+int
+dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
+    void *arg, uint64_t *task_id)
+{
+    if (msg == NULL) {
+        return DSP_EINVAL;
+    }
+    if (d == NULL || cb == NULL || nng_msg_len(msg) < DSP_HEADER_SIZE) {
+        nng_msg_free(msg);
+        return DSP_EINVAL;
+    }
+    dsp_task *task = task_new(msg, cb, arg);
+    if (task == NULL) {
+        nng_msg_free(msg);
+        return DSP_ENOMEM;
+    }
+
+    pthread_mutex_lock(&d->lock);
+    int rv = DSP_ECLOSED;
+    if (!d->is_closing) {
+        task->id = d->next_id;
+        rv = dsp__id_map_put(&d->tasks, task->id, task);
+    }
+    if (rv != 0) {
+        pthread_mutex_unlock(&d->lock);
+        nng_msg_free(msg);
+        free(task);
+        return rv;
+    }
+    d->next_id++;
+    dsp_wire_encode(nng_msg_body(msg), DSP_FRAME_TASK, task->id, 0,
+        nng_msg_len(msg) - DSP_HEADER_SIZE);
+    if (task_id != NULL) {
+        *task_id = task->id;
+    }
+    enqueue_locked(d, task);
+    pthread_mutex_unlock(&d->lock);
+    return DSP_OK;
+}
+
+/*
+ * Cancel a running task: it resolves now, and its daemon is told to stop.
+ * The daemon stays busy until it answers, and that answer is discarded.
+ */
+static void
+cancel_running_locked(dsp_dispatcher *d, dsp_task *task, dsp__batch *batch)
+{
+    dsp_daemon *daemon = task->daemon;
+
+    dsp__task_finish_locked(d, task, DSP_ECANCELED, NULL, batch);
+    if (daemon == NULL || daemon->is_closing) {
+        return;
+    }
+    daemon->cancelled_id = task->id;
+    daemon->cancel_to_send = task->id;
+    dsp__daemon_pump_locked(d, daemon);
+}
+
+int
+dsp_dispatcher_cancel(dsp_dispatcher *d, uint64_t task_id)
+{
+    dsp__batch batch;
+    dsp__batch_init(&batch);
+
+    pthread_mutex_lock(&d->lock);
+    dsp_task *task = dsp__id_map_get(&d->tasks, task_id);
+    if (task == NULL) {
+        pthread_mutex_unlock(&d->lock);
+        return DSP_ENOENT;
+    }
+    if (task->state == DSP_TASK_QUEUED) {
+        dsp__task_finish_locked(d, task, DSP_ECANCELED, NULL, &batch);
+    } else {
+        cancel_running_locked(d, task, &batch);
+    }
+    dsp__unlock_and_deliver(d, &batch);
+    return DSP_OK;
+}

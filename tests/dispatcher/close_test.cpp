@@ -1,0 +1,144 @@
+// Closing: every unresolved task resolves with DSP_ECONNRESET exactly
+// once, daemons are told to exit, and late calls fail cleanly.
+#include "dispatcher/dispatcher.h"
+
+#include "tests/dispatcher/dispatcher_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace mirai::test;
+
+TEST_CASE("close resolves every task and sends exit", "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    fake_daemon one(f.url(), 1);
+    fake_daemon two(f.url(), 2);
+    f.wait_connections(2);
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 5; i++) {
+        ids.push_back(f.submit("sleep:60000"));
+    }
+    REQUIRE(one.wait_count(DSP_FRAME_TASK, 1, 5s));
+    REQUIRE(two.wait_count(DSP_FRAME_TASK, 1, 5s));
+
+    f.close();
+
+    REQUIRE(f.sink.size() == 5);
+    auto counts = f.sink.counts();
+    for (uint64_t id : ids) {
+        CHECK(counts[id] == 1);
+        CHECK(f.sink.find(id).status == DSP_ECONNRESET);
+    }
+    CHECK(one.wait_count(DSP_FRAME_EXIT, 1, 5s));
+    CHECK(two.wait_count(DSP_FRAME_EXIT, 1, 5s));
+    CHECK(one.count(DSP_FRAME_EXIT) == 1);
+}
+
+TEST_CASE("close reaches a daemon whose window is full",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    fake_daemon::options opts;
+    opts.ignores_cancel = true;
+    fake_daemon daemon(f.url(), opts);
+    f.wait_connections(1);
+    uint64_t id = f.submit("sleep:60000");
+    REQUIRE(daemon.wait_count(DSP_FRAME_TASK, 1, 5s));
+    REQUIRE(dsp_dispatcher_cancel(f.get(), id) == DSP_OK);
+    REQUIRE(daemon.wait_count(DSP_FRAME_CANCEL, 1, 5s));
+
+    f.close();
+    CHECK(daemon.wait_count(DSP_FRAME_EXIT, 1, 5s));
+    CHECK(f.sink.size() == 1);
+}
+
+namespace {
+
+struct closing_probe {
+    dsp_dispatcher* d;
+    std::atomic<int> calls{0};
+    std::atomic<int> submit_status{-1};
+    std::atomic<int> everywhere_status{-1};
+};
+
+void submit_while_closing(void* arg, const dsp_result* result)
+{
+    auto* probe = static_cast<closing_probe*>(arg);
+    probe->calls++;
+    nng_msg_free(result->msg);
+    probe->submit_status = dsp_dispatcher_submit(probe->d,
+        dispatcher_fixture::make_msg("late"), submit_while_closing, probe,
+        nullptr);
+    probe->everywhere_status = dsp_dispatcher_everywhere(probe->d,
+        dispatcher_fixture::make_msg("late"), nullptr);
+}
+
+} // namespace
+
+TEST_CASE("calls made while closing return ECLOSED", "[dispatcher]")
+{
+    dsp_dispatcher* d = nullptr;
+    REQUIRE(dsp_dispatcher_open(&d) == DSP_OK);
+    closing_probe probe{d};
+    REQUIRE(dsp_dispatcher_submit(d, dispatcher_fixture::make_msg("q"),
+                submit_while_closing, &probe, nullptr) == DSP_OK);
+
+    dsp_dispatcher_close(d);
+    CHECK(probe.calls == 1);
+    CHECK(probe.submit_status == DSP_ECLOSED);
+    CHECK(probe.everywhere_status == DSP_ECLOSED);
+}
+
+TEST_CASE("close wakes blocked waiters with ECLOSED", "[dispatcher]")
+{
+    dsp_dispatcher* d = nullptr;
+    REQUIRE(dsp_dispatcher_open(&d) == DSP_OK);
+    uint64_t setup = 0;
+    REQUIRE(dsp_dispatcher_everywhere(d, dispatcher_fixture::make_msg("s"),
+                &setup) == DSP_OK);
+    std::atomic<int> conn_status{-1};
+    std::atomic<int> setup_status{-1};
+    std::thread conn([&] {
+        conn_status = dsp_dispatcher_wait_connections(d, 1, -1);
+    });
+    std::thread setups([&] {
+        setup_status = dsp_dispatcher_wait_setup(d, setup, 1, -1, nullptr);
+    });
+    std::this_thread::sleep_for(100ms);
+
+    dsp_dispatcher_close(d);
+    conn.join();
+    setups.join();
+    CHECK(conn_status == DSP_ECLOSED);
+    CHECK(setup_status == DSP_ECLOSED);
+}
+
+TEST_CASE("close races daemon loss and cancel", "[dispatcher][net]")
+{
+    for (int round = 0; round < 10; round++) {
+        dispatcher_fixture f;
+        auto doomed = std::make_unique<fake_daemon>(f.url(), 1);
+        fake_daemon steady(f.url(), 2);
+        f.wait_connections(2);
+        std::vector<uint64_t> ids;
+        for (int i = 0; i < 50; i++) {
+            ids.push_back(f.submit(i % 5 == 0 ? "sleep:2" : "x"));
+        }
+        std::thread canceller([&] {
+            for (size_t i = 0; i < ids.size(); i += 3) {
+                dsp_dispatcher_cancel(f.get(), ids[i]);
+            }
+        });
+        std::thread killer([&] { doomed->kill(); });
+        std::this_thread::sleep_for(std::chrono::milliseconds(round));
+        canceller.join();
+        f.close();
+        killer.join();
+
+        auto counts = f.sink.counts();
+        REQUIRE(counts.size() == ids.size());
+        for (uint64_t id : ids) {
+            REQUIRE(counts[id] == 1);
+        }
+    }
+}

@@ -1,0 +1,245 @@
+// The fake daemon's thread: receive with a short timeout so that delayed
+// replies and stop requests are noticed, handle frames strictly in order
+// like a real daemon, and queue frames that arrive while a task "runs".
+#include "tests/support/fake_daemon.hpp"
+
+#include <nng/protocol/pair1/pair.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace mirai {
+namespace test {
+
+namespace {
+
+constexpr nng_duration poll_ms = 5;
+
+} // namespace
+
+fake_daemon::fake_daemon(const std::string& url, options opts)
+    : opts_(std::move(opts))
+{
+    int rv = nng_pair1_open(&sock_);
+    if (rv != 0) {
+        throw std::runtime_error(
+            std::string("open fake daemon socket: ") + nng_strerror(rv));
+    }
+    nng_pipe_notify(sock_, NNG_PIPE_EV_REM_POST, pipe_cb, this);
+    nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, poll_ms);
+    // A dropped connection stays dropped for the length of a test.
+    nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, 60000);
+    nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, 60000);
+    if ((rv = nng_dial(sock_, url.c_str(), nullptr, 0)) != 0) {
+        nng_close(sock_);
+        throw std::runtime_error("dial '" + url + "': " + nng_strerror(rv));
+    }
+    if (opts_.sends_hello) {
+        std::string pid(8, '\0');
+        for (int i = 0; i < 8; i++) {
+            pid[i] = static_cast<char>(opts_.pid >> (8 * i));
+        }
+        send_frame(DSP_FRAME_HELLO, 0, 0, pid);
+    }
+    thread_ = std::thread([this] { run(); });
+}
+
+fake_daemon::fake_daemon(const std::string& url, uint64_t pid)
+    : fake_daemon(url, options{pid, true, false, {}})
+{
+}
+
+fake_daemon::~fake_daemon()
+{
+    is_stopping_ = true;
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    close_socket();
+}
+
+void fake_daemon::close_socket()
+{
+    std::lock_guard<std::mutex> guard(close_lock_);
+    if (!is_closed_) {
+        is_closed_ = true;
+        nng_close(sock_);
+    }
+}
+
+void fake_daemon::kill()
+{
+    is_stopping_ = true;
+    close_socket();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+}
+
+std::string fake_daemon::encode(uint16_t type, uint64_t id, uint32_t flags,
+    const std::string& payload)
+{
+    std::string bytes(DSP_HEADER_SIZE, '\0');
+    dsp_wire_encode(reinterpret_cast<unsigned char*>(&bytes[0]),
+        static_cast<dsp_frame_type>(type), id, flags, payload.size());
+    return bytes + payload;
+}
+
+void fake_daemon::send_raw(const std::string& bytes)
+{
+    // Sending on a closed socket fails; tests that kill check elsewhere.
+    nng_send(sock_, const_cast<char*>(bytes.data()), bytes.size(), 0);
+}
+
+void fake_daemon::send_frame(uint16_t type, uint64_t id, uint32_t flags,
+    const std::string& payload)
+{
+    send_raw(encode(type, id, flags, payload));
+}
+
+std::vector<frame> fake_daemon::received() const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return received_;
+}
+
+size_t fake_daemon::count(uint16_t type) const
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    size_t n = 0;
+    for (const frame& f : received_) {
+        n += f.type == type ? 1 : 0;
+    }
+    return n;
+}
+
+bool fake_daemon::wait_count(uint16_t type, size_t n,
+    std::chrono::milliseconds timeout)
+{
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock<std::mutex> guard(lock_);
+    return changed_.wait_until(guard, deadline, [&] {
+        size_t seen = 0;
+        for (const frame& f : received_) {
+            seen += f.type == type ? 1 : 0;
+        }
+        return seen >= n;
+    });
+}
+
+bool fake_daemon::wait_disconnected(std::chrono::milliseconds timeout)
+{
+    std::unique_lock<std::mutex> guard(lock_);
+    return changed_.wait_for(guard, timeout, [&] { return disconnects_ > 0; });
+}
+
+void fake_daemon::pipe_cb(nng_pipe, nng_pipe_ev, void* arg)
+{
+    auto* self = static_cast<fake_daemon*>(arg);
+    std::lock_guard<std::mutex> guard(self->lock_);
+    self->disconnects_++;
+    self->changed_.notify_all();
+}
+
+task_reply fake_daemon::echo(const frame& task)
+{
+    task_reply reply;
+    reply.payload = task.payload;
+    if (task.payload.compare(0, 6, "sleep:") == 0) {
+        reply.delay = std::chrono::milliseconds(
+            std::stoll(task.payload.substr(6)));
+    }
+    return reply;
+}
+
+void fake_daemon::run()
+{
+    while (!is_stopping_) {
+        nng_msg* msg = nullptr;
+        int rv = nng_recvmsg(sock_, &msg, 0);
+        if (rv == NNG_ECLOSED) {
+            return;
+        }
+        if (rv == 0) {
+            frame f;
+            dsp_frame_header hdr;
+            const char* body = static_cast<const char*>(nng_msg_body(msg));
+            if (dsp_wire_decode(body, nng_msg_len(msg), &hdr) ==
+                DSP_WIRE_OK) {
+                f = frame{hdr.type, hdr.task_id, hdr.flags,
+                    std::string(body + DSP_HEADER_SIZE, hdr.payload_len)};
+            }
+            nng_msg_free(msg);
+            {
+                std::lock_guard<std::mutex> guard(lock_);
+                received_.push_back(f);
+                changed_.notify_all();
+            }
+            handle(f);
+        }
+        if (has_pending_ && pending_.reply.is_sent &&
+            std::chrono::steady_clock::now() >= pending_.due) {
+            finish_task(pending_.reply.flags, pending_.reply.payload);
+        }
+    }
+}
+
+void fake_daemon::handle(const frame& f)
+{
+    switch (f.type) {
+    case DSP_FRAME_TASK:
+    case DSP_FRAME_SETUP:
+        if (has_pending_) {
+            backlog_.push_back(f);
+        } else {
+            start_task(f);
+        }
+        break;
+    case DSP_FRAME_CANCEL:
+        if (has_pending_ && pending_.id == f.id && !opts_.ignores_cancel) {
+            finish_task(DSP_RESULT_INTERRUPT, "interrupted");
+        }
+        break;
+    case DSP_FRAME_EXIT:
+        is_stopping_ = true;
+        close_socket();
+        break;
+    default:
+        break;
+    }
+}
+
+void fake_daemon::start_task(const frame& f)
+{
+    if (f.type == DSP_FRAME_SETUP) {
+        send_frame(DSP_FRAME_SETUP, f.id, DSP_RESULT_VALUE, f.payload);
+        return;
+    }
+    task_reply reply = opts_.on_task ? opts_.on_task(f) : echo(f);
+    if (reply.is_sent && reply.delay.count() == 0) {
+        send_frame(DSP_FRAME_RESULT, f.id, reply.flags, reply.payload);
+        return;
+    }
+    has_pending_ = true;
+    pending_ = pending_task{
+        f.id, reply, std::chrono::steady_clock::now() + reply.delay};
+}
+
+void fake_daemon::finish_task(uint32_t flags, const std::string& payload)
+{
+    send_frame(DSP_FRAME_RESULT, pending_.id, flags, payload);
+    has_pending_ = false;
+    drain_backlog();
+}
+
+void fake_daemon::drain_backlog()
+{
+    while (!has_pending_ && !backlog_.empty()) {
+        frame f = backlog_.front();
+        backlog_.pop_front();
+        start_task(f);
+    }
+}
+
+} // namespace test
+} // namespace mirai
