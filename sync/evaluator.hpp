@@ -24,7 +24,8 @@ struct evaluation {
     Rcpp::RObject object;
 };
 
-// Build the R object that carries a task over the wire:
+// Build the R object that carries a task over the wire (throws
+// std::runtime_error when R cannot allocate it):
 // list(expr = expr, data = data), where expr is a language object or an
 // expression vector and data a named list (possibly empty).
 Rcpp::RObject make_task(SEXP expr, SEXP data);
@@ -32,12 +33,19 @@ Rcpp::RObject make_task(SEXP expr, SEXP data);
 // Evaluate expr in a fresh environment that holds the elements of data and
 // is enclosed by the global environment. Errors (with message, call,
 // classes and call stack) and interrupts are caught and returned as
-// objects. Never throws for anything the task does.
+// objects. Never throws for anything the task does. Throws
+// std::logic_error, before touching R, when called from a thread other
+// than R's (the first thread that used this library).
 evaluation evaluate(SEXP expr, SEXP data);
+
+// Clear R's pending interrupt flag. evaluate() calls it before each task,
+// so that an interrupt meant for a finished task cannot stop the next one.
+void clear_interrupt() noexcept;
 
 // Decode a task made by make_task and serialized with serialize_to, then
 // evaluate it. A payload that cannot be decoded or is not a task becomes
-// an error result naming the problem. Never throws.
+// an error result naming the problem. Throws only std::logic_error, like
+// evaluate(), when called from a thread other than R's.
 evaluation evaluate_payload(const void* payload, std::size_t len);
 
 } // namespace sync

@@ -1,0 +1,158 @@
+// The evaluator. The R function eval_task (r_source.cpp) does the work
+// and catches the task's own errors and interrupts. This file checks the
+// input, calls eval_task under guard and turns anything that escapes it
+// into an error or interrupt result, so the functions here never throw.
+#include "sync/evaluator.hpp"
+
+#include "sync/conditions.hpp"
+#include "sync/serialize.hpp"
+#include "sync/detail/guard.hpp"
+#include "sync/detail/support.hpp"
+
+#include <cstring>
+#include <string>
+
+namespace mirai {
+namespace sync {
+namespace {
+
+// An error result that cannot fail. If even the error object cannot be
+// built, it returns the one made at installation.
+evaluation error_result(const std::string& message)
+{
+    try {
+        return {result_kind::error, make_error(message)};
+    } catch (...) {
+        return {result_kind::error, Rcpp::RObject(detail::fallback_error())};
+    }
+}
+
+evaluation interrupt_result()
+{
+    try {
+        return {result_kind::interrupt, make_interrupt()};
+    } catch (...) {
+        return error_result("evaluate task: interrupted");
+    }
+}
+
+// The index of the element called name in list, or -1.
+R_xlen_t find_element(SEXP list, const char* name)
+{
+    SEXP names = Rf_getAttrib(list, R_NamesSymbol);
+    if (TYPEOF(names) != STRSXP)
+        return -1;
+    for (R_xlen_t i = 0; i < Rf_xlength(names); i++) {
+        if (std::strcmp(CHAR(STRING_ELT(names, i)), name) == 0)
+            return i;
+    }
+    return -1;
+}
+
+// The reason data cannot be a task's data, or an empty string when it
+// can. It only reads R objects, so it needs no guard.
+std::string check_data(SEXP data)
+{
+    if (data == R_NilValue)
+        return "";
+    if (TYPEOF(data) != VECSXP)
+        return std::string("expected a named list, got type '") +
+               Rf_type2char(TYPEOF(data)) + "'";
+    R_xlen_t n = Rf_xlength(data);
+    SEXP names = Rf_getAttrib(data, R_NamesSymbol);
+    if (n > 0 && TYPEOF(names) != STRSXP)
+        return "expected a named list, got a list without names";
+    for (R_xlen_t i = 0; i < n; i++) {
+        SEXP name = STRING_ELT(names, i);
+        if (name == NA_STRING || CHAR(name)[0] == '\0')
+            return "element " + std::to_string(i + 1) + " has no name";
+    }
+    return "";
+}
+
+// The reason task is not list(expr = , data = ), or an empty string.
+std::string check_task(SEXP task)
+{
+    if (TYPEOF(task) != VECSXP)
+        return std::string("expected list(expr = , data = ), got type '") +
+               Rf_type2char(TYPEOF(task)) + "'";
+    if (Rf_xlength(task) != 2 || find_element(task, "expr") < 0 ||
+        find_element(task, "data") < 0)
+        return "expected list(expr = , data = ), got a list of " +
+               std::to_string(Rf_xlength(task)) +
+               " elements without both names";
+    std::string problem = check_data(
+        VECTOR_ELT(task, find_element(task, "data")));
+    return problem.empty() ? problem : "data: " + problem;
+}
+
+evaluation run_task(SEXP expr, SEXP data)
+{
+    Rcpp::RObject out = detail::guarded_call(
+        detail::support_function("eval_task"), {expr, data});
+    int kind = INTEGER(VECTOR_ELT(out, 0))[0];
+    Rcpp::RObject object(VECTOR_ELT(out, 1));
+    return {static_cast<result_kind>(kind), object};
+}
+
+} // namespace
+
+void clear_interrupt() noexcept
+{
+    R_interrupts_pending = 0;
+}
+
+Rcpp::RObject make_task(SEXP expr, SEXP data)
+{
+    return detail::guarded_call(detail::support_function("new_task"),
+                                {expr, data});
+}
+
+evaluation evaluate(SEXP expr, SEXP data)
+{
+    detail::require_r_thread("evaluate task");
+    // A request to interrupt the previous task must not stop this one.
+    clear_interrupt();
+
+    try {
+        std::string problem = check_data(data);
+        if (!problem.empty())
+            return error_result("evaluate task: data: " + problem);
+        return run_task(expr, data);
+    } catch (const detail::r_failure& e) {
+        if (e.kind() == detail::failure_kind::interrupt)
+            return interrupt_result();
+        return error_result(std::string("evaluate task: ") + e.what());
+    } catch (const std::exception& e) {
+        return error_result(std::string("evaluate task: ") + e.what());
+    } catch (...) {
+        return error_result("evaluate task: unknown C++ exception");
+    }
+}
+
+evaluation evaluate_payload(const void* payload, std::size_t len)
+{
+    detail::require_r_thread("decode task");
+    Rcpp::RObject task;
+    try {
+        task = unserialize(payload, len);
+    } catch (const std::exception& e) {
+        return error_result(std::string("decode task: ") + e.what());
+    } catch (...) {
+        return error_result("decode task: unknown C++ exception");
+    }
+
+    std::string problem;
+    try {
+        problem = check_task(task);
+    } catch (...) {
+        problem = "out of memory";
+    }
+    if (!problem.empty())
+        return error_result("decode task: " + problem);
+    return evaluate(VECTOR_ELT(task, find_element(task, "expr")),
+                    VECTOR_ELT(task, find_element(task, "data")));
+}
+
+} // namespace sync
+} // namespace mirai

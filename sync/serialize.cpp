@@ -1,0 +1,152 @@
+// R serialization straight into caller-owned memory and back. R 4.2 calls
+// the stream callbacks below with whole vector chunks of up to 64 KB, so
+// each call is one memcpy and large payloads move at memory speed.
+#include "sync/serialize.hpp"
+
+#include "sync/detail/guard.hpp"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace mirai {
+namespace sync {
+namespace {
+
+// Serialization version 3, as mirai and R >= 3.5 use.
+constexpr int serialization_version = 3;
+
+// The destination of one pass. A counting pass has no data and only adds
+// up used. A writing pass stops copying at capacity but keeps counting,
+// so the caller can report both sizes.
+struct out_buffer {
+    unsigned char* data;
+    std::size_t capacity;
+    std::size_t used;
+};
+
+void out_bytes(R_outpstream_t stream, void* bytes, int n)
+{
+    auto* out = static_cast<out_buffer*>(stream->data);
+    auto count = static_cast<std::size_t>(n);
+    if (out->data != nullptr && out->used <= out->capacity &&
+        count <= out->capacity - out->used)
+        std::memcpy(out->data + out->used, bytes, count);
+    out->used += count;
+}
+
+void out_char(R_outpstream_t stream, int c)
+{
+    unsigned char byte = static_cast<unsigned char>(c);
+    out_bytes(stream, &byte, 1);
+}
+
+struct serialize_job {
+    SEXP object;
+    out_buffer* out;
+};
+
+SEXP run_serialize(void* data)
+{
+    auto* job = static_cast<serialize_job*>(data);
+    R_outpstream_st stream;
+    R_InitOutPStream(&stream, job->out, R_pstream_binary_format,
+                     serialization_version, out_char, out_bytes, nullptr,
+                     R_NilValue);
+    R_Serialize(job->object, &stream);
+    return R_NilValue;
+}
+
+void serialize_into(SEXP object, out_buffer& out)
+{
+    serialize_job job{object, &out};
+    try {
+        detail::guarded(run_serialize, &job);
+    } catch (const detail::r_failure& e) {
+        throw std::runtime_error(std::string("serialize object: ") +
+                                 e.what());
+    }
+}
+
+// The source of unserialize. A read past the end raises an R error,
+// which unwinds out of R_Unserialize into the guard, so R never reads
+// memory outside the payload.
+struct in_buffer {
+    const unsigned char* data;
+    std::size_t len;
+    std::size_t pos;
+};
+
+void in_bytes(R_inpstream_t stream, void* bytes, int n)
+{
+    auto* in = static_cast<in_buffer*>(stream->data);
+    auto count = static_cast<std::size_t>(n);
+    if (n < 0 || count > in->len - in->pos)
+        Rf_error("truncated payload: %d bytes needed at offset %zu, "
+                 "only %zu left",
+                 n, in->pos, in->len - in->pos);
+    std::memcpy(bytes, in->data + in->pos, count);
+    in->pos += count;
+}
+
+int in_char(R_inpstream_t stream)
+{
+    unsigned char byte;
+    in_bytes(stream, &byte, 1);
+    return byte;
+}
+
+SEXP run_unserialize(void* data)
+{
+    auto* in = static_cast<in_buffer*>(data);
+    R_inpstream_st stream;
+    R_InitInPStream(&stream, in, R_pstream_any_format, in_char, in_bytes,
+                    nullptr, R_NilValue);
+    return R_Unserialize(&stream);
+}
+
+} // namespace
+
+std::size_t serialized_size(SEXP object)
+{
+    out_buffer out{nullptr, 0, 0};
+    serialize_into(object, out);
+    return out.used;
+}
+
+void serialize_to(SEXP object, void* out, std::size_t len)
+{
+    out_buffer buffer{static_cast<unsigned char*>(out), len, 0};
+    serialize_into(object, buffer);
+    if (buffer.used != len)
+        throw std::runtime_error(
+            "serialize object: size changed: expected " +
+            std::to_string(len) + " bytes, got " +
+            std::to_string(buffer.used));
+}
+
+Rcpp::RObject unserialize(const void* data, std::size_t len)
+{
+    if (data == nullptr && len > 0)
+        throw std::invalid_argument("unserialize payload: null data");
+
+    in_buffer in{static_cast<const unsigned char*>(data), len, 0};
+    Rcpp::RObject object;
+    try {
+        object = detail::guarded(run_unserialize, &in);
+    } catch (const detail::r_failure& e) {
+        throw std::runtime_error(std::string("unserialize payload: ") +
+                                 e.what());
+    }
+    // A payload carries exactly one object, so leftover bytes mean the
+    // length or the content is wrong.
+    if (in.pos != len)
+        throw std::runtime_error(
+            "unserialize payload: " + std::to_string(len - in.pos) +
+            " bytes left after the object of " + std::to_string(in.pos) +
+            " bytes");
+    return object;
+}
+
+} // namespace sync
+} // namespace mirai

@@ -1,0 +1,171 @@
+#include "sync/serialize.hpp"
+
+#include "tests/support/r_session.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+using mirai::sync::serialize_to;
+using mirai::sync::serialized_size;
+using mirai::sync::unserialize;
+using mirai::test::r_session;
+
+namespace {
+
+Rcpp::RObject r(const std::string& code)
+{
+    return Rcpp::RObject(r_session().parseEval(code));
+}
+
+std::vector<unsigned char> to_bytes(SEXP object)
+{
+    std::vector<unsigned char> bytes(serialized_size(object));
+    serialize_to(object, bytes.data(), bytes.size());
+    return bytes;
+}
+
+// True when R finds a and b identical.
+bool r_identical(SEXP a, SEXP b)
+{
+    return R_compute_identical(a, b, 16);
+}
+
+// The message of the std::runtime_error that unserialize throws.
+std::string unserialize_error(const void* data, std::size_t len)
+{
+    try {
+        unserialize(data, len);
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+} // namespace
+
+TEST_CASE("serialize roundtrips common objects", "[sync][r]")
+{
+    r_session();
+    const char* codes[] = {
+        "1:10",
+        "c(a = 1.5, b = NA, c = Inf)",
+        "c('x', NA, 'caf\\u00e9')",
+        "list(1L, list(TRUE, NULL), letters)",
+        "data.frame(x = 1:3, y = c('a', 'b', 'c'))",
+        "function(x, y = 2) x + y",
+        "quote(f(x, y = 1))",
+        "as.raw(0:255)",
+        "NULL",
+    };
+    for (const char* code : codes) {
+        CAPTURE(code);
+        Rcpp::RObject original = r(code);
+        auto bytes = to_bytes(original);
+        Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
+        REQUIRE(r_identical(original, copy));
+    }
+}
+
+TEST_CASE("serialize keeps a function callable", "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject fn = r("function(x, y = 2) x * y");
+    auto bytes = to_bytes(fn);
+    Rcpp::Function copy(unserialize(bytes.data(), bytes.size()));
+    REQUIRE(Rcpp::as<double>(copy(21)) == 42);
+}
+
+TEST_CASE("serialize roundtrips 10 MB of doubles", "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject original = r("as.numeric(seq_len(1310720)) / 3");
+    auto bytes = to_bytes(original);
+    REQUIRE(bytes.size() > 10u * 1024 * 1024);
+    Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
+    REQUIRE(r_identical(original, copy));
+}
+
+TEST_CASE("serialize writes native binary version 3", "[sync][r]")
+{
+    r_session();
+    auto bytes = to_bytes(r("1L"));
+    REQUIRE(bytes.size() >= 6);
+    REQUIRE(bytes[0] == 'B');
+    REQUIRE(bytes[1] == '\n');
+    std::int32_t version = 0;
+    std::memcpy(&version, bytes.data() + 2, sizeof version);
+    REQUIRE(version == 3);
+
+    // R's own serialize(xdr = FALSE) produces the same bytes.
+    Rcpp::RawVector expected(r("serialize(1L, NULL, xdr = FALSE)"));
+    REQUIRE(std::vector<unsigned char>(expected.begin(), expected.end()) ==
+            bytes);
+}
+
+TEST_CASE("serialize_to rejects a buffer of the wrong size", "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject object = r("1:100");
+    std::size_t size = serialized_size(object);
+    std::vector<unsigned char> small(size - 1);
+    std::vector<unsigned char> large(size + 1);
+    try {
+        serialize_to(object, small.data(), small.size());
+        FAIL("no error for a small buffer");
+    } catch (const std::runtime_error& e) {
+        REQUIRE(std::string(e.what()) ==
+                "serialize object: size changed: expected " +
+                    std::to_string(size - 1) + " bytes, got " +
+                    std::to_string(size));
+    }
+    REQUIRE_THROWS_WITH(serialize_to(object, large.data(), large.size()),
+                        Catch::Contains("size changed"));
+}
+
+TEST_CASE("unserialize rejects truncated payloads", "[sync][r]")
+{
+    r_session();
+    auto bytes = to_bytes(r("list(a = 1:1000, b = 'text')"));
+    for (std::size_t len : {std::size_t(0), std::size_t(1), std::size_t(2),
+                            std::size_t(10), bytes.size() / 2,
+                            bytes.size() - 1}) {
+        CAPTURE(len);
+        std::string message = unserialize_error(bytes.data(), len);
+        REQUIRE(message.rfind("unserialize payload: ", 0) == 0);
+    }
+    REQUIRE(unserialize_error(bytes.data(), bytes.size() - 1) ==
+            "unserialize payload: truncated payload: 4 bytes needed at "
+            "offset " + std::to_string(bytes.size() - 4) + ", only 3 left");
+}
+
+TEST_CASE("unserialize rejects garbage", "[sync][r]")
+{
+    r_session();
+    std::string text = "this is not an R serialization stream";
+    REQUIRE(unserialize_error(text.data(), text.size()).rfind(
+                "unserialize payload: ", 0) == 0);
+
+    // A valid header followed by noise.
+    auto bytes = to_bytes(r("1L"));
+    std::vector<unsigned char> noisy(bytes.begin(), bytes.begin() + 14);
+    for (int i = 0; i < 64; i++)
+        noisy.push_back(static_cast<unsigned char>(i * 37 + 11));
+    REQUIRE(unserialize_error(noisy.data(), noisy.size()).rfind(
+                "unserialize payload: ", 0) == 0);
+}
+
+TEST_CASE("unserialize rejects bytes after the object", "[sync][r]")
+{
+    r_session();
+    auto bytes = to_bytes(r("1L"));
+    std::size_t size = bytes.size();
+    bytes.push_back(0);
+    REQUIRE(unserialize_error(bytes.data(), bytes.size()) ==
+            "unserialize payload: 1 bytes left after the object of " +
+                std::to_string(size) + " bytes");
+}
