@@ -1,0 +1,212 @@
+#include "worker/detail/connection.hpp"
+
+#include "dispatcher/log.h"
+#include "dispatcher/wire.h"
+
+#include <nng/protocol/pair1/pair.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <stdexcept>
+#include <thread>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+namespace {
+
+// How long to wait between two dial attempts.
+constexpr std::chrono::milliseconds dial_retry_interval(100);
+
+// NNG errors that another dial attempt cannot fix: a malformed URL, an
+// unknown transport, or a socket that is gone.
+bool is_permanent_dial_error(int rv)
+{
+    return rv == NNG_EADDRINVAL || rv == NNG_ENOTSUP || rv == NNG_EINVAL ||
+        rv == NNG_ENOMEM || rv == NNG_ECLOSED;
+}
+
+void check(int rv, const char* operation)
+{
+    if (rv != 0) {
+        throw std::runtime_error(std::string(operation) + ": " +
+            nng_strerror(rv));
+    }
+}
+
+} // namespace
+
+connection::connection(inbox& box) : box_(box)
+{
+    check(nng_pair1_open(&socket_), "open pair1 socket");
+    int rv = nng_aio_alloc(&recv_aio_, on_receive, this);
+    if (rv == 0) {
+        rv = nng_pipe_notify(socket_, NNG_PIPE_EV_ADD_PRE, on_pipe_event,
+            this);
+    }
+    if (rv == 0) {
+        rv = nng_pipe_notify(socket_, NNG_PIPE_EV_REM_POST, on_pipe_event,
+            this);
+    }
+    if (rv != 0) {
+        nng_close(socket_);
+        nng_aio_free(recv_aio_);
+        check(rv, "set up pair1 socket");
+    }
+}
+
+connection::~connection()
+{
+    // Closing the socket aborts the pending receive with NNG_ECLOSED, and
+    // its callback does not re-arm, so the aio can then be freed.
+    nng_close(socket_);
+    if (recv_aio_ != nullptr) {
+        nng_aio_free(recv_aio_);
+    }
+}
+
+void connection::dial(const std::string& url, int timeout_ms)
+{
+    using clock = std::chrono::steady_clock;
+    auto deadline = clock::now() + std::chrono::milliseconds(timeout_ms);
+    url_ = url;
+
+    int rv;
+    while ((rv = nng_dial(socket_, url.c_str(), &dialer_, 0)) != 0) {
+        if (is_permanent_dial_error(rv)) {
+            throw std::runtime_error("connect to '" + url + "': " +
+                nng_strerror(rv));
+        }
+        auto now = clock::now();
+        if (now >= deadline) {
+            throw std::runtime_error("connect to '" + url +
+                "': timed out after " + std::to_string(timeout_ms) +
+                " ms: " + nng_strerror(rv));
+        }
+        std::this_thread::sleep_for(
+            std::min<clock::duration>(dial_retry_interval, deadline - now));
+    }
+
+    // The dialer would redial after the pipe closes; the daemon exits then
+    // instead, so push the next attempt far out. on_pipe_event also
+    // rejects any second pipe in case one is made before the exit.
+    nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMAXT, 0);
+    nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMINT, 3600 * 1000);
+    dsp_log(DSP_LOG_INFO, "WORKER-CONNECTED", "connect to '%s': connected",
+        url.c_str());
+}
+
+void connection::start_receiving()
+{
+    nng_recv_aio(socket_, recv_aio_);
+}
+
+void connection::on_pipe_event(nng_pipe pipe, nng_pipe_ev event, void* arg)
+{
+    connection* self = static_cast<connection*>(arg);
+    int id = nng_pipe_id(pipe);
+
+    if (event == NNG_PIPE_EV_ADD_PRE) {
+        int expected = -1;
+        if (!self->pipe_id_.compare_exchange_strong(expected, id)) {
+            nng_pipe_close(pipe);
+        }
+        return;
+    }
+    if (event == NNG_PIPE_EV_REM_POST && id == self->pipe_id_.load()) {
+        dsp_log(DSP_LOG_NOTICE, "WORKER-CONNECTION-LOST",
+            "receive from '%s': connection closed by the dispatcher",
+            self->url_.c_str());
+        self->box_.request_stop(0, "connection to the dispatcher closed");
+    }
+}
+
+void connection::on_receive(void* arg)
+{
+    connection* self = static_cast<connection*>(arg);
+    int rv = nng_aio_result(self->recv_aio_);
+
+    if (rv == NNG_ECLOSED || rv == NNG_ECANCELED) {
+        return;
+    }
+    if (rv != 0) {
+        dsp_log(DSP_LOG_WARN, "WORKER-RECEIVE-FAILED",
+            "receive from '%s': %s", self->url_.c_str(), nng_strerror(rv));
+    } else {
+        self->handle_frame(nng_aio_get_msg(self->recv_aio_));
+    }
+    nng_recv_aio(self->socket_, self->recv_aio_);
+}
+
+// A frame that fails validation, or one that only a daemon sends, means
+// the peer does not speak this protocol. As everywhere in mirai-cpp, a
+// malformed frame closes the connection, which for a daemon means exit.
+void connection::handle_frame(nng_msg* msg)
+{
+    dsp_frame_header header;
+    dsp_wire_status status =
+        dsp_wire_decode(nng_msg_body(msg), nng_msg_len(msg), &header);
+    if (status == DSP_WIRE_OK && (header.type == DSP_FRAME_RESULT ||
+            header.type == DSP_FRAME_HELLO)) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-FRAME-INVALID",
+            "receive frame from '%s': unexpected frame type %u for a daemon",
+            url_.c_str(), (unsigned) header.type);
+        nng_msg_free(msg);
+        box_.request_stop(1, "invalid frame");
+        return;
+    }
+    if (status != DSP_WIRE_OK) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-FRAME-INVALID",
+            "receive frame from '%s': %s", url_.c_str(),
+            dsp_wire_strerror(status));
+        nng_msg_free(msg);
+        box_.request_stop(1, "invalid frame");
+        return;
+    }
+
+    switch (header.type) {
+    case DSP_FRAME_TASK:
+    case DSP_FRAME_SETUP:
+        box_.push(inbound_frame{header, msg, false});
+        return;
+    case DSP_FRAME_CANCEL:
+        box_.cancel(header.task_id);
+        break;
+    case DSP_FRAME_EXIT:
+        box_.request_stop(0, "exit frame received");
+        break;
+    }
+    nng_msg_free(msg);
+}
+
+bool connection::send(nng_msg* msg)
+{
+    int rv = nng_sendmsg(socket_, msg, 0);
+    if (rv != 0) {
+        dsp_log(DSP_LOG_WARN, "WORKER-SEND-FAILED", "send frame to '%s': %s",
+            url_.c_str(), nng_strerror(rv));
+        nng_msg_free(msg);
+        return false;
+    }
+    return true;
+}
+
+bool connection::send_hello()
+{
+    nng_msg* msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + 8);
+    if (rv != 0) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
+            "send hello to '%s': %s", url_.c_str(), nng_strerror(rv));
+        return false;
+    }
+    unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
+    dsp_wire_encode(body, DSP_FRAME_HELLO, 0, 0, 8);
+    dsp__put_u64(body + DSP_HEADER_SIZE, static_cast<uint64_t>(getpid()));
+    return send(msg);
+}
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai

@@ -1,0 +1,167 @@
+// The daemon's R thread. It alone calls into R: it starts R, takes frames
+// from the inbox, evaluates them through sync/, and serializes each result
+// straight into the reply message, so a result is copied once.
+#include "worker/daemon.hpp"
+
+#include "dispatcher/log.h"
+#include "dispatcher/wire.h"
+#include "sync/conditions.hpp"
+#include "sync/evaluator.hpp"
+#include "sync/serialize.hpp"
+#include "worker/detail/connection.hpp"
+#include "worker/detail/inbox.hpp"
+#include "worker/detail/r_interrupt.hpp"
+
+#include <RInside.h>
+#include <nng/nng.h>
+
+#include <exception>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace mirai {
+namespace worker {
+
+namespace {
+
+using detail::connection;
+using detail::inbound_frame;
+using detail::inbox;
+
+// Build a frame whose payload is object serialized in place. Throws
+// std::runtime_error when R cannot serialize it or NNG cannot allocate.
+nng_msg* encode_frame(dsp_frame_type type, std::uint64_t id,
+    sync::result_kind kind, SEXP object)
+{
+    std::size_t size = sync::serialized_size(object);
+    if (size > std::numeric_limits<std::size_t>::max() - DSP_HEADER_SIZE) {
+        throw std::runtime_error("result of " + std::to_string(size) +
+            " bytes is too large for a frame");
+    }
+
+    nng_msg* msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + size);
+    if (rv != 0) {
+        throw std::runtime_error("allocate " + std::to_string(size) +
+            " bytes: " + nng_strerror(rv));
+    }
+    unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
+    dsp_wire_encode(body, type, id, static_cast<std::uint32_t>(kind), size);
+    try {
+        sync::serialize_to(object, body + DSP_HEADER_SIZE, size);
+    } catch (...) {
+        nng_msg_free(msg);
+        throw;
+    }
+    return msg;
+}
+
+// Encode the reply to a task or setup. A result that cannot be serialized
+// is replaced by an error naming the cause, so the task still resolves
+// and the daemon stays up. Returns nullptr only when even that fails.
+nng_msg* encode_reply(const inbound_frame& frame,
+    const sync::evaluation& result)
+{
+    auto type = static_cast<dsp_frame_type>(frame.header.type ==
+        DSP_FRAME_SETUP ? DSP_FRAME_SETUP : DSP_FRAME_RESULT);
+    std::uint64_t id = frame.header.task_id;
+    try {
+        return encode_frame(type, id, result.kind, result.object);
+    } catch (const std::exception& e) {
+        dsp_log(DSP_LOG_WARN, "WORKER-RESULT-UNSERIALIZABLE",
+            "serialize result of task %llu: %s", (unsigned long long) id,
+            e.what());
+        try {
+            Rcpp::RObject error =
+                sync::make_error(std::string("serialize result: ") + e.what());
+            return encode_frame(type, id, sync::result_kind::error, error);
+        } catch (const std::exception& again) {
+            dsp_log(DSP_LOG_ERROR, "WORKER-RESULT-UNSERIALIZABLE",
+                "serialize error result of task %llu: %s",
+                (unsigned long long) id, again.what());
+            return nullptr;
+        }
+    }
+}
+
+sync::evaluation evaluate_frame(const inbound_frame& frame)
+{
+    if (frame.is_cancelled) {
+        return sync::evaluation{sync::result_kind::interrupt,
+            sync::make_interrupt()};
+    }
+    const unsigned char* body =
+        static_cast<const unsigned char*>(nng_msg_body(frame.msg));
+    sync::evaluation result = sync::evaluate_payload(body + DSP_HEADER_SIZE,
+        frame.header.payload_len);
+    return result;
+}
+
+// Take frames until a stop is requested. Returns the exit status.
+int serve(inbox& box, connection& conn)
+{
+    inbound_frame frame;
+    while (box.take(frame)) {
+        std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
+            nng_msg_free);
+        sync::evaluation result = evaluate_frame(frame);
+        box.finish();
+        request.reset(); // the task's bytes are no longer needed
+
+        // After an exit frame or a lost connection nobody reads the reply.
+        if (box.is_stop_requested()) {
+            continue;
+        }
+        nng_msg* reply = encode_reply(frame, result);
+        if (reply == nullptr) {
+            // The task cannot resolve through this daemon; closing the
+            // connection lets the dispatcher resolve it as lost.
+            box.request_stop(1, "a result could not be sent");
+            continue;
+        }
+        conn.send(reply);
+    }
+    return box.exit_status();
+}
+
+std::string r_tempdir()
+{
+    Rcpp::Function tempdir("tempdir");
+    return Rcpp::as<std::string>(tempdir());
+}
+
+} // namespace
+
+int run_daemon(const options& opts, int argc, char** argv)
+{
+    dsp_log_set_sink(nullptr, nullptr, opts.log_level);
+    try {
+        inbox box(pthread_self());
+        connection conn(box);
+        try {
+            conn.dial(opts.url, opts.connect_timeout_ms);
+        } catch (const std::exception& e) {
+            dsp_log(DSP_LOG_ERROR, "WORKER-CONNECT-FAILED", "%s", e.what());
+            return 1;
+        }
+
+        RInside r(argc, argv, true, false, false);
+        sync::install_r_support();
+        box.set_r_tempdir(r_tempdir());
+        detail::enable_interrupt_signal();
+
+        if (!conn.send_hello()) {
+            return 1;
+        }
+        conn.start_receiving();
+        return serve(box, conn);
+    } catch (const std::exception& e) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-START-FAILED", "%s", e.what());
+        return 1;
+    }
+}
+
+} // namespace worker
+} // namespace mirai

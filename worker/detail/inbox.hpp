@@ -1,0 +1,93 @@
+// The hand-over between the daemon's NNG threads and its R thread.
+//
+// NNG callbacks decode frames and put tasks and setups in the inbox; the
+// R thread takes them one at a time. Cancel and stop requests also arrive
+// here from NNG threads, because the R thread is busy evaluating and cannot
+// look at the socket. Only the R thread calls into R; everything else here
+// moves messages and flags under one mutex.
+#pragma once
+
+#include "dispatcher/wire.h"
+
+#include <nng/nng.h>
+#include <pthread.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+// A task or setup frame waiting for the R thread.
+struct inbound_frame {
+    dsp_frame_header header;
+    nng_msg* msg = nullptr;    // the whole frame, owned by the holder
+    bool is_cancelled = false; // a cancel came before it started
+};
+
+class inbox {
+public:
+    // r_thread is the thread that runs R and will call take().
+    explicit inbox(pthread_t r_thread);
+    ~inbox();
+    inbox(const inbox&) = delete;
+    inbox& operator=(const inbox&) = delete;
+
+    // Queue a task or setup frame; the inbox owns frame.msg from now on.
+    // Frames that arrive after a stop request are dropped. Any thread.
+    void push(const inbound_frame& frame);
+
+    // Interrupt task_id if it is running, or mark it cancelled if it is
+    // queued. An unknown id is ignored: the task may have just finished.
+    // Any thread.
+    void cancel(std::uint64_t task_id);
+
+    // Ask the daemon to exit with status. An idle R thread returns from
+    // take() at once; a busy one is interrupted and, if it has not come
+    // back to take() within grace_ms, the process ends with _exit. The
+    // first request decides the status. Any thread.
+    void request_stop(int status, const char* reason);
+
+    // Block until a frame is queued, and mark it running so that a cancel
+    // for it interrupts R. Returns false once a stop is requested; the
+    // daemon must then exit. R thread only.
+    bool take(inbound_frame& frame);
+
+    // Mark the running frame finished, so that a late cancel for it
+    // cannot interrupt what runs next. R thread only.
+    void finish();
+
+    bool is_stop_requested();
+    int exit_status();
+
+    // The R session's temporary directory, removed before an _exit since
+    // R cannot clean it up then.
+    void set_r_tempdir(const std::string& path);
+
+    static constexpr int grace_ms = 200;
+
+private:
+    static void on_grace_expired(void* arg);
+    void start_grace_timer();
+
+    pthread_t r_thread_;
+    std::mutex lock_;
+    std::condition_variable ready_;
+    std::deque<inbound_frame> queue_;
+    std::uint64_t running_id_ = 0;
+    bool is_running_ = false;   // between take() and finish()
+    bool is_waiting_ = false;   // the R thread is blocked in take()
+    bool is_stopping_ = false;  // a stop was requested
+    bool is_exiting_ = false;   // take() returned false; exit is under way
+    int exit_status_ = 0;
+    std::string r_tempdir_;
+    nng_aio* grace_aio_ = nullptr;
+};
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai

@@ -1,0 +1,183 @@
+// The inbox's locking rules: every field is guarded by lock_, and the R
+// thread never holds the lock while it evaluates, so NNG callbacks wait
+// at most for a queue operation.
+#include "worker/detail/inbox.hpp"
+
+#include "dispatcher/log.h"
+#include "worker/detail/r_interrupt.hpp"
+
+#include <ftw.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+namespace {
+
+int remove_entry(const char* path, const struct stat*, int, struct FTW*)
+{
+    std::remove(path);
+    return 0;
+}
+
+// Remove a directory tree without R, for the _exit path where R is still
+// busy on its own thread and cannot run its own clean-up.
+void remove_tree(const std::string& path)
+{
+    if (path.empty()) {
+        return;
+    }
+    nftw(path.c_str(), remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+} // namespace
+
+inbox::inbox(pthread_t r_thread) : r_thread_(r_thread)
+{
+}
+
+inbox::~inbox()
+{
+    // nng_aio_free waits for a running grace callback, which takes lock_,
+    // so the lock must not be held here.
+    if (grace_aio_ != nullptr) {
+        nng_aio_free(grace_aio_);
+    }
+    for (inbound_frame& frame : queue_) {
+        nng_msg_free(frame.msg);
+    }
+}
+
+void inbox::push(const inbound_frame& frame)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (is_stopping_) {
+        nng_msg_free(frame.msg);
+        return;
+    }
+    queue_.push_back(frame);
+    ready_.notify_one();
+}
+
+void inbox::cancel(std::uint64_t task_id)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (is_running_ && running_id_ == task_id) {
+        dsp_log(DSP_LOG_INFO, "WORKER-TASK-CANCEL",
+            "cancel task %llu: interrupting the running evaluation",
+            (unsigned long long) task_id);
+        interrupt_r(r_thread_);
+        return;
+    }
+    for (inbound_frame& frame : queue_) {
+        if (frame.header.task_id == task_id) {
+            frame.is_cancelled = true;
+        }
+    }
+}
+
+void inbox::request_stop(int status, const char* reason)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (is_stopping_) {
+        return;
+    }
+    dsp_log(DSP_LOG_INFO, "WORKER-STOP", "stop daemon: %s, exit status %d",
+        reason, status);
+    is_stopping_ = true;
+    exit_status_ = status;
+    if (is_waiting_) {
+        ready_.notify_one();
+        return;
+    }
+    if (is_running_) {
+        interrupt_r(r_thread_);
+    }
+    start_grace_timer();
+}
+
+// Called with lock_ held.
+void inbox::start_grace_timer()
+{
+    int rv = nng_aio_alloc(&grace_aio_, on_grace_expired, this);
+    if (rv != 0) {
+        // Without a timer the stop still happens when R comes back.
+        dsp_log(DSP_LOG_WARN, "WORKER-STOP",
+            "start exit grace timer: %s", nng_strerror(rv));
+        grace_aio_ = nullptr;
+        return;
+    }
+    nng_sleep_aio(grace_ms, grace_aio_);
+}
+
+void inbox::on_grace_expired(void* arg)
+{
+    inbox* self = static_cast<inbox*>(arg);
+    std::lock_guard<std::mutex> guard(self->lock_);
+    if (nng_aio_result(self->grace_aio_) != 0) {
+        return; // cancelled by nng_aio_free during an orderly exit
+    }
+    if (self->is_exiting_ || self->is_waiting_) {
+        return;
+    }
+
+    // R is stuck in code that does not check for interrupts. It cannot be
+    // unwound from this thread, so end the process without R's clean-up.
+    dsp_log(DSP_LOG_NOTICE, "WORKER-STOP",
+        "stop daemon: R still busy after %d ms, exiting without clean-up",
+        grace_ms);
+    std::fflush(stdout);
+    remove_tree(self->r_tempdir_);
+    _exit(self->exit_status_);
+}
+
+bool inbox::take(inbound_frame& frame)
+{
+    std::unique_lock<std::mutex> guard(lock_);
+    is_waiting_ = true;
+    ready_.wait(guard, [this] { return is_stopping_ || !queue_.empty(); });
+    is_waiting_ = false;
+    if (is_stopping_) {
+        is_exiting_ = true;
+        return false;
+    }
+
+    frame = queue_.front();
+    queue_.pop_front();
+    running_id_ = frame.header.task_id;
+    is_running_ = true;
+    clear_interrupt();
+    return true;
+}
+
+void inbox::finish()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    is_running_ = false;
+    clear_interrupt();
+}
+
+bool inbox::is_stop_requested()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return is_stopping_;
+}
+
+int inbox::exit_status()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return exit_status_;
+}
+
+void inbox::set_r_tempdir(const std::string& path)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    r_tempdir_ = path;
+}
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai
