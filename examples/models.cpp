@@ -64,9 +64,9 @@ double seconds_since(std::chrono::steady_clock::time_point start)
     return d.count();
 }
 
-void print_table(const char* title, SEXP table)
+void print_table(const std::string& title, SEXP table)
 {
-    std::printf("\n%s\n", title);
+    std::printf("\n%s\n", title.c_str());
     std::fflush(stdout);
     Rcpp::Function print("print");
     print(table, Rcpp::Named("digits") = 4, Rcpp::Named("row.names") = false);

@@ -1,6 +1,7 @@
 #include "host/detail/r_code.hpp"
 
 #include "host/error.hpp"
+#include "sync/detail/guard.hpp"
 
 namespace mirai {
 namespace host {
@@ -8,41 +9,38 @@ namespace detail {
 
 namespace {
 
-// R's own message without the "Error in ...:" frame Rcpp adds.
-std::string r_message(const std::exception& e)
+// Call an R function from base by name under sync's guard, so that an R
+// error becomes sync::detail::r_failure instead of a long jump.
+Rcpp::RObject call_base(const char* name, std::initializer_list<SEXP> args)
 {
-    std::string text = e.what();
-    while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
-        text.pop_back();
-    }
-    return text;
+    SEXP fn = Rf_findFun(Rf_install(name), R_BaseEnv);
+    return sync::detail::guarded_call(fn, args);
 }
 
 } // namespace
 
 Rcpp::RObject parse_code(const std::string& code)
 {
-    Rcpp::Function parse("parse");
+    Rcpp::CharacterVector text(1, code);
     try {
-        return parse(Rcpp::Named("text") = code,
-                     Rcpp::Named("keep.source") = false);
-    } catch (const std::exception& e) {
-        throw error("parse expression: " + r_message(e));
+        // str2expression() keeps no source references, so the parsed
+        // expression stays small on the wire whatever keep.source says.
+        return call_base("str2expression", {text});
+    } catch (const sync::detail::r_failure& e) {
+        throw error("parse expression: " + std::string(e.what()));
     }
 }
 
 Rcpp::RObject eval_function(const std::string& code)
 {
-    Rcpp::RObject exprs = parse_code(code);
-    Rcpp::Function eval("eval");
+    Rcpp::ExpressionVector exprs(parse_code(code));
     Rcpp::RObject value;
     try {
-        Rcpp::ExpressionVector vector(exprs);
-        for (R_xlen_t i = 0; i < vector.size(); i++) {
-            value = eval(vector[i], R_GlobalEnv);
+        for (R_xlen_t i = 0; i < exprs.size(); i++) {
+            value = call_base("eval", {exprs[i], R_GlobalEnv});
         }
-    } catch (const std::exception& e) {
-        throw error("evaluate function '" + code + "': " + r_message(e));
+    } catch (const sync::detail::r_failure& e) {
+        throw error("evaluate function '" + code + "': " + e.what());
     }
     if (!Rf_isFunction(value)) {
         throw error("evaluate function '" + code +

@@ -32,6 +32,23 @@ detail::profile& enter(const char* operation, const std::string& profile)
     return s.profiles().get(profile);
 }
 
+// Prefix exprs with list2env(values, envir = .GlobalEnv), so that the
+// data of an everywhere() call persists on each daemon as globals, as in
+// mirai, while the expression itself still runs in a fresh environment.
+Rcpp::RObject assign_globals_first(SEXP exprs, SEXP values)
+{
+    R_xlen_t n = Rf_xlength(exprs);
+    Rcpp::Shield<SEXP> assign(Rf_lang3(Rf_install("list2env"), values,
+                                       R_GlobalEnv));
+    SET_TAG(CDDR(assign), Rf_install("envir"));
+    Rcpp::Shield<SEXP> out(Rf_allocVector(EXPRSXP, n + 1));
+    SET_VECTOR_ELT(out, 0, assign);
+    for (R_xlen_t i = 0; i < n; i++) {
+        SET_VECTOR_ELT(out, i + 1, VECTOR_ELT(exprs, i));
+    }
+    return Rcpp::RObject(out);
+}
+
 } // namespace
 
 handle mirai(const std::string& expression, const data& values,
@@ -50,7 +67,10 @@ void everywhere(const std::string& expression, const data& values,
     detail::profile& p = enter("everywhere", options.profile);
     check_names(values, "everywhere");
     Rcpp::RObject expr = detail::parse_code(expression);
-    Rcpp::RObject task = sync::make_task(expr, to_list(values));
+    if (!values.empty()) {
+        expr = assign_globals_first(expr, to_list(values));
+    }
+    Rcpp::RObject task = sync::make_task(expr, R_NilValue);
     p.everywhere(task, options.min, options.timeout_ms);
 }
 

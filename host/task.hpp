@@ -37,7 +37,10 @@ struct everywhere_options {
 
 // Run expression on every daemon of the profile, now and on daemons that
 // connect later, before any further task; use it to load packages or set
-// globals. In sync mode it runs once in the host's R. R thread only.
+// globals. As in mirai, values are assigned in each daemon's global
+// environment and persist, while the expression runs in a fresh
+// environment (use values, or <<-, to leave globals behind). In sync mode
+// it runs once in the host's R. R thread only.
 void everywhere(const std::string& expression, const data& values = {},
                 const everywhere_options& options = {});
 

@@ -17,15 +17,18 @@ namespace detail {
 
 namespace {
 
-int remove_entry(const char* path, const struct stat*, int, struct FTW*)
+int remove_entry(const char* path, const struct stat*, int, struct FTW* at)
 {
-    std::remove(path);
+    if (at->level > 0) {
+        std::remove(path);
+    }
     return 0;
 }
 
-// Remove a directory tree without R, for the _exit path where R is still
-// busy on its own thread and cannot run its own clean-up.
-void remove_tree(const std::string& path)
+// Empty a directory tree without R, for the _exit path where R is still
+// busy on its own thread and cannot run its own clean-up. The top stays:
+// under RInside, R's tempdir() is TMPDIR itself, which the launcher owns.
+void empty_tree(const std::string& path)
 {
     if (path.empty()) {
         return;
@@ -130,7 +133,7 @@ void inbox::on_grace_expired(void* arg)
         "stop daemon: R still busy after %d ms, exiting without clean-up",
         grace_ms);
     std::fflush(stdout);
-    remove_tree(self->r_tempdir_);
+    empty_tree(self->r_tempdir_);
     _exit(self->exit_status_);
 }
 

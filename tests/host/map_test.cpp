@@ -30,7 +30,7 @@ TEST_CASE("mirai_map keeps names of a list", "[host][r][net]")
     daemons_guard guard;
     mh::daemons(2);
 
-    Rcpp::List xs = Rcpp::List::create(Rcpp::Named("a") = 1,
+    Rcpp::List xs = Rcpp::List::create(Rcpp::Named("a") = 1.5,
                                        Rcpp::Named("b") = "text");
     Rcpp::List out = mh::mirai_map(xs, "class").collect();
     Rcpp::CharacterVector names = out.names();

@@ -64,9 +64,12 @@ TEST_CASE("R error keeps its message, call and stack", "[host][r][net]")
         CHECK(err.code() == 0);
         CHECK(std::string(err.what()).find("bad value: 7") !=
               std::string::npos);
-        REQUIRE(err.stack_trace().size() >= 2);
-        CHECK(err.stack_trace()[0].find("inner(7)") != std::string::npos);
-        CHECK(err.stack_trace()[1] == "outer()");
+        // Innermost first, from the call to stop() out to the task's
+        // top-level call, without the evaluator's own frames.
+        REQUIRE(err.stack_trace().size() == 3);
+        CHECK(err.stack_trace()[0] == "stop(\"bad value: \", v)");
+        CHECK(err.stack_trace()[1] == "inner(7)");
+        CHECK(err.stack_trace()[2] == "outer()");
         REQUIRE(err.classes().size() == 3);
         CHECK(err.classes()[0] == "simpleError");
     }
@@ -112,13 +115,16 @@ TEST_CASE("everywhere runs on every daemon", "[host][r][net]")
     daemons_guard guard;
     mh::daemons(4);
 
+    Rcpp::Function tempfile("tempfile");
+    std::string dir = Rcpp::as<std::string>(tempfile("pids"));
+    Rcpp::Function("dir.create")(dir);
     mh::everywhere("pid_file <- file.path(dir, Sys.getpid()); "
-                   "writeLines('x', pid_file); ready <- TRUE",
-                   {{"dir", Rcpp::as<std::string>(Rcpp::Function("tempdir")())}},
+                   "writeLines('x', pid_file); local_only <- TRUE",
+                   {{"dir", dir}, {"ready", true}},
                    {mh::default_profile, 4, 30000});
     Rcpp::Function list_files("list.files");
-    Rcpp::CharacterVector files =
-        list_files(Rcpp::Function("tempdir")(), "^[0-9]+$");
+    Rcpp::CharacterVector files = list_files(dir, "^[0-9]+$");
+    Rcpp::Function("unlink")(dir, Rcpp::Named("recursive") = true);
     std::set<std::string> pids(files.begin(), files.end());
     CHECK(pids.size() == 4);
     mh::status_info info = mh::status();
@@ -134,6 +140,8 @@ TEST_CASE("everywhere runs on every daemon", "[host][r][net]")
     for (const mh::handle& t : tasks) {
         CHECK(t.get<bool>());
     }
+    // Only the data became globals, not the expression's own variables.
+    CHECK_FALSE(mh::mirai("exists('local_only')").get<bool>());
 }
 
 TEST_CASE("killed daemon resolves its task to 19", "[host][r][net]")

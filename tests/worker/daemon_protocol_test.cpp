@@ -100,7 +100,7 @@ TEST_CASE("daemon returns an R error with message and call",
     CHECK(inherits(error, "miraiError"));
     CHECK(call_r("conditionMessage", error) == "bad input: 3");
     Rcpp::Function condition_call("conditionCall");
-    CHECK(call_r("deparse", condition_call(error)) == "check_input(3)");
+    CHECK(Rcpp::as<std::string>(condition_call(error)) == "check_input(3)");
 
     // The daemon stays up after an error.
     received_frame next = run_task(harness, 10, "1L");
