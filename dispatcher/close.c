@@ -5,6 +5,7 @@
  */
 #include "dispatcher/detail/core.h"
 #include "dispatcher/log.h"
+#include "dispatcher/socket_close.h"
 
 #include <stdlib.h>
 #include <time.h>
@@ -82,8 +83,15 @@ free_all(dsp_dispatcher *d)
     free(d);
 }
 
-/* Stop NNG's callbacks into d, each one waited for. */
-static void
+/* How long close waits for NNG to let go of the socket. */
+#define DSP_CLOSE_SOCKET_MS 3000
+
+/*
+ * Stop NNG's callbacks into d, each one waited for. Returns false when
+ * NNG could not close the socket in time: d must then stay allocated,
+ * since NNG may still call into it.
+ */
+static bool
 stop_nng(dsp_dispatcher *d)
 {
     /*
@@ -91,10 +99,22 @@ stop_nng(dsp_dispatcher *d)
      * pipe from its socket, and nng_close waits until no pipe is linked,
      * so no pipe callback is running or can start once nng_close returns.
      */
-    nng_close(d->sock);
+    /*
+     * No receive may be started once the close begins: NNG 1.5.2 can
+     * queue it on a socket queue it is freeing and then abort the process
+     * on a destroyed mutex. The receive loop checks this flag under the
+     * lock before it starts the next receive.
+     */
+    pthread_mutex_lock(&d->lock);
+    d->is_socket_closing = true;
+    pthread_mutex_unlock(&d->lock);
+    if (!dsp_socket_close_within(d->sock, DSP_CLOSE_SOCKET_MS)) {
+        return false;
+    }
     nng_aio_stop(d->recv_aio);
     nng_aio_free(d->recv_aio);
     dsp__senders_fini(&d->senders);
+    return true;
 }
 
 void
@@ -122,7 +142,9 @@ dsp_dispatcher_close(dsp_dispatcher *d)
     linger_locked(d);
     pthread_mutex_unlock(&d->lock);
 
-    stop_nng(d);
+    if (!stop_nng(d)) {
+        return; /* d is leaked on purpose: see stop_nng */
+    }
 
     pthread_mutex_lock(&d->lock);
     while (d->users > 0) {

@@ -319,5 +319,10 @@ dsp__recv_cb(void *arg)
         dsp_log(DSP_LOG_WARN, "DSP-RECV-FAILED", "receive frame: %s",
             nng_strerror(rv));
     }
-    nng_recv_aio(d->sock, d->recv_aio);
+    /* Under the lock, so that close cannot begin halfway (see close.c). */
+    pthread_mutex_lock(&d->lock);
+    if (!d->is_socket_closing) {
+        nng_recv_aio(d->sock, d->recv_aio);
+    }
+    pthread_mutex_unlock(&d->lock);
 }

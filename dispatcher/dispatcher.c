@@ -48,6 +48,9 @@ init_sync(dsp_dispatcher *d)
     return DSP_OK;
 }
 
+/* Frames the socket may hold for the receive loop (NNG's maximum). */
+#define DSP_RECV_QUEUE 8192
+
 /* Open the socket and start the receive loop. */
 static int
 start_socket(dsp_dispatcher *d)
@@ -56,6 +59,14 @@ start_socket(dsp_dispatcher *d)
     if (rv != 0) {
         return rv;
     }
+    /*
+     * A deep receive queue lets each pipe hand its message up at once. In
+     * NNG 1.5.2 a pipe whose hand-up completes after the pipe has closed
+     * restarts a receive that nothing can finish, and the next nng_close
+     * then waits for it for good (nanomsg/nng#1636, fixed after 1.5.2).
+     * Keeping the hand-up short makes that window tiny.
+     */
+    rv = nng_socket_set_int(d->sock, NNG_OPT_RECVBUF, DSP_RECV_QUEUE);
     for (size_t i = 0; i < 2 && rv == 0; i++) {
         rv = nng_pipe_notify(d->sock, pipe_events[i], dsp__pipe_cb, d);
     }

@@ -106,6 +106,7 @@ struct dsp_dispatcher {
     pthread_mutex_t lock;
     pthread_cond_t cond; /* connections, setup acks, users, closing */
     bool is_closing;
+    bool is_socket_closing; /* no receive may start: see close.c */
     uint64_t next_id; /* shared by tasks and setups */
     uint32_t next_daemon_number;
     dsp__id_map tasks;   /* id to every unresolved task */

@@ -6,6 +6,13 @@
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
 using namespace mirai::test;
 
 TEST_CASE("close resolves every task and sends exit", "[dispatcher][net]")
@@ -113,12 +120,34 @@ TEST_CASE("close wakes blocked waiters with ECLOSED", "[dispatcher]")
     CHECK(setup_status == DSP_ECLOSED);
 }
 
+namespace {
+
+// Start mirai-fake-daemon dialing url; returns its pid.
+pid_t spawn_fake_daemon(const std::string& url, uint64_t pid)
+{
+    std::string path = MIRAI_FAKE_DAEMON_PATH;
+    std::string number = std::to_string(pid);
+    char* argv[] = {&path[0], const_cast<char*>(url.c_str()), &number[0],
+        nullptr};
+    pid_t child = -1;
+    REQUIRE(posix_spawn(&child, path.c_str(), nullptr, nullptr, argv,
+                environ) == 0);
+    return child;
+}
+
+} // namespace
+
 TEST_CASE("close races daemon loss and cancel", "[dispatcher][net]")
 {
+    // Both daemons are processes of their own, and the doomed one dies by
+    // SIGKILL, as real daemons do. In-process fake daemons would close
+    // NNG pipes while data arrives on them, which can hang NNG 1.5.2's
+    // reaper for good (nanomsg/nng#1636, fixed after 1.5.2), and with it
+    // the dispatcher's close in the same process.
     for (int round = 0; round < 10; round++) {
         dispatcher_fixture f;
-        auto doomed = std::make_unique<fake_daemon>(f.url(), 1);
-        fake_daemon steady(f.url(), 2);
+        pid_t doomed = spawn_fake_daemon(f.url(), 1);
+        pid_t steady = spawn_fake_daemon(f.url(), 2);
         f.wait_connections(2);
         std::vector<uint64_t> ids;
         for (int i = 0; i < 50; i++) {
@@ -129,11 +158,16 @@ TEST_CASE("close races daemon loss and cancel", "[dispatcher][net]")
                 dsp_dispatcher_cancel(f.get(), ids[i]);
             }
         });
-        std::thread killer([&] { doomed->kill(); });
+        std::thread killer([&] { ::kill(doomed, SIGKILL); });
         std::this_thread::sleep_for(std::chrono::milliseconds(round));
         canceller.join();
         f.close();
         killer.join();
+        int status = 0;
+        REQUIRE(waitpid(doomed, &status, 0) == doomed);
+        // The steady daemon exits on its own once told to.
+        REQUIRE(waitpid(steady, &status, 0) == steady);
+        CHECK(WIFEXITED(status));
 
         auto counts = f.sink.counts();
         REQUIRE(counts.size() == ids.size());

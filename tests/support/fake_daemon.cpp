@@ -3,6 +3,8 @@
 // like a real daemon, and queue frames that arrive while a task "runs".
 #include "tests/support/fake_daemon.hpp"
 
+#include "dispatcher/socket_close.h"
+
 #include <nng/protocol/pair1/pair.h>
 
 #include <cstring>
@@ -25,8 +27,11 @@ fake_daemon::fake_daemon(const std::string& url, options opts)
         throw std::runtime_error(
             std::string("open fake daemon socket: ") + nng_strerror(rv));
     }
+    nng_pipe_notify(sock_, NNG_PIPE_EV_ADD_POST, pipe_cb, this);
     nng_pipe_notify(sock_, NNG_PIPE_EV_REM_POST, pipe_cb, this);
     nng_socket_set_ms(sock_, NNG_OPT_RECVTIMEO, poll_ms);
+    // A peer that went away must not stall this thread for good.
+    nng_socket_set_ms(sock_, NNG_OPT_SENDTIMEO, 2000);
     // A dropped connection stays dropped for the length of a test.
     nng_socket_set_ms(sock_, NNG_OPT_RECONNMINT, 60000);
     nng_socket_set_ms(sock_, NNG_OPT_RECONNMAXT, 60000);
@@ -63,17 +68,29 @@ void fake_daemon::close_socket()
     std::lock_guard<std::mutex> guard(close_lock_);
     if (!is_closed_) {
         is_closed_ = true;
-        nng_close(sock_);
+        // Bounded, as in the dispatcher: NNG 1.5.2 can hang a close.
+        dsp_socket_close_within(sock_, 3000);
     }
 }
 
 void fake_daemon::kill()
 {
+    // Drop the connection by closing its pipe, not the socket: in NNG 1.5.2
+    // an nng_close of a socket whose ipc pipe is busy can hang for good
+    // (and every later close in the process with it), while a pipe close
+    // only schedules the teardown. The socket itself is closed by the
+    // destructor, once it has no pipe left. A redial is 60 s away.
     is_stopping_ = true;
-    close_socket();
     if (thread_.joinable()) {
         thread_.join();
     }
+    nng_pipe pipe;
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        pipe = pipe_;
+    }
+    nng_pipe_close(pipe);
+    wait_disconnected(std::chrono::seconds(5));
 }
 
 std::string fake_daemon::encode(uint16_t type, uint64_t id, uint32_t flags,
@@ -133,10 +150,14 @@ bool fake_daemon::wait_disconnected(std::chrono::milliseconds timeout)
     return changed_.wait_for(guard, timeout, [&] { return disconnects_ > 0; });
 }
 
-void fake_daemon::pipe_cb(nng_pipe, nng_pipe_ev, void* arg)
+void fake_daemon::pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void* arg)
 {
     auto* self = static_cast<fake_daemon*>(arg);
     std::lock_guard<std::mutex> guard(self->lock_);
+    if (ev == NNG_PIPE_EV_ADD_POST) {
+        self->pipe_ = pipe;
+        return;
+    }
     self->disconnects_++;
     self->changed_.notify_all();
 }
@@ -169,7 +190,20 @@ void fake_daemon::run()
                 f = frame{hdr.type, hdr.task_id, hdr.flags,
                     std::string(body + DSP_HEADER_SIZE, hdr.payload_len)};
             }
+            nng_pipe pipe = nng_msg_get_pipe(msg);
             nng_msg_free(msg);
+            if (has_exited_) {
+                continue;
+            }
+            if (f.type == DSP_FRAME_EXIT) {
+                // Hang up like a daemon that exits, but close the pipe
+                // rather than the socket: an nng_close here, while the
+                // dispatcher in this same process closes its own socket,
+                // can hang both in NNG 1.5.2. A real daemon closes in
+                // its own process. Later frames are read and dropped.
+                has_exited_ = true;
+                nng_pipe_close(pipe);
+            }
             {
                 std::lock_guard<std::mutex> guard(lock_);
                 received_.push_back(f);
@@ -177,7 +211,7 @@ void fake_daemon::run()
             }
             handle(f);
         }
-        if (has_pending_ && pending_.reply.is_sent &&
+        if (!has_exited_ && has_pending_ && pending_.reply.is_sent &&
             std::chrono::steady_clock::now() >= pending_.due) {
             finish_task(pending_.reply.flags, pending_.reply.payload);
         }
@@ -199,10 +233,6 @@ void fake_daemon::handle(const frame& f)
         if (has_pending_ && pending_.id == f.id && !opts_.ignores_cancel) {
             finish_task(DSP_RESULT_INTERRUPT, "interrupted");
         }
-        break;
-    case DSP_FRAME_EXIT:
-        is_stopping_ = true;
-        close_socket();
         break;
     default:
         break;

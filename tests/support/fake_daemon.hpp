@@ -59,7 +59,7 @@ public:
     fake_daemon(const fake_daemon&) = delete;
     fake_daemon& operator=(const fake_daemon&) = delete;
 
-    // Close the socket at once, as if the process died mid-task.
+    // Drop the connection at once, as if the process died mid-task.
     void kill();
 
     // Send bytes as one message, or a well-formed frame; both bypass the
@@ -105,12 +105,15 @@ private:
     options opts_;
     nng_socket sock_{};
     std::atomic<bool> is_stopping_{false};
+    bool has_exited_ = false; // got an exit frame; the run thread only
+
     std::mutex close_lock_;
     bool is_closed_ = false;
 
     mutable std::mutex lock_;
     std::condition_variable changed_;
     std::vector<frame> received_;
+    nng_pipe pipe_ = NNG_PIPE_INITIALIZER; // the connection, once made
     int disconnects_ = 0;
 
     // Touched only by the daemon's thread.
