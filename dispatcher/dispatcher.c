@@ -37,12 +37,16 @@ init_sync(dsp_dispatcher *d)
     }
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rv = pthread_cond_init(&d->cond, &attr);
+    if (rv == 0 && (rv = pthread_cond_init(&d->room, &attr)) != 0) {
+        pthread_cond_destroy(&d->cond);
+    }
     pthread_condattr_destroy(&attr);
     if (rv != 0) {
         return DSP_ENOMEM;
     }
     if (pthread_mutex_init(&d->lock, NULL) != 0) {
         pthread_cond_destroy(&d->cond);
+        pthread_cond_destroy(&d->room);
         return DSP_ENOMEM;
     }
     return DSP_OK;
@@ -56,6 +60,12 @@ start_socket(dsp_dispatcher *d)
     if (rv != 0) {
         return rv;
     }
+    /*
+     * No receive limit: payloads of several GiB (R long vectors) must
+     * arrive whole. The option is set on the socket before any listener
+     * exists, so every listener and pipe inherits it.
+     */
+    rv = nng_socket_set_size(d->sock, NNG_OPT_RECVMAXSZ, 0);
     for (size_t i = 0; i < 2 && rv == 0; i++) {
         rv = nng_pipe_notify(d->sock, pipe_events[i], dsp__pipe_cb, d);
     }
@@ -105,6 +115,7 @@ fini_senders:
 fini_sync:
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
+    pthread_cond_destroy(&d->room);
 free_d:
     free(d);
     return rv;
