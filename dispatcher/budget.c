@@ -1,8 +1,8 @@
 /*
  * The queue budget: a limit on the payload bytes of queued tasks, so that
  * a host that submits faster than its daemons work cannot fill memory
- * with serialized tasks. Only dsp_dispatcher_submit_wait honours it;
- * waiting submitters sleep on d->room, which is signalled when a task
+ * with serialized tasks. Only dsp_dispatcher_submit_wait honours it.
+ * Waiting submitters sleep on d->room, which is signalled when a task
  * leaves the queue (sent, cancelled or resolved) and when close begins.
  */
 #include "dispatcher/detail/core.h"

@@ -180,8 +180,8 @@ int dsp__setup_ack_locked(dsp_dispatcher *d, dsp_daemon *daemon,
 struct timespec dsp__deadline_after(int timeout_ms);
 
 /*
- * Leave a blocking call (one that counted itself in users) and unlock;
- * close waits until none is left.
+ * Leave a blocking call (one that counted itself in users) and unlock.
+ * Close waits until no such call is left.
  */
 void dsp__leave_locked(dsp_dispatcher *d);
 

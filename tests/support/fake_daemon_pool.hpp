@@ -1,8 +1,8 @@
 // Many lightweight fake daemons in one process, for scale tests. Unlike
-// fake_daemon, a member has no thread of its own: each one is a pair1
-// socket driven by NNG aio callbacks that echo a task's payload back as
-// its result at once and acknowledge setups, so hundreds of members cost
-// sockets, not threads.
+// fake_daemon, a member has no thread of its own. Each one is a pair1
+// socket driven by NNG aio callbacks, which send a task's payload back at
+// once as its result and acknowledge setups. Hundreds of members thus
+// cost sockets, not threads.
 #pragma once
 
 #include <nng/nng.h>
@@ -18,7 +18,7 @@ namespace test {
 
 class fake_daemon_pool {
 public:
-    // Dial url count times and say hello from each socket, with pids
+    // Dial url count times and send a hello from each socket, with pids
     // first_pid, first_pid + 1, ... Throws std::runtime_error when a dial
     // fails (sockets opened so far are closed).
     fake_daemon_pool(const std::string& url, std::size_t count,
@@ -30,7 +30,7 @@ public:
 
     std::size_t size() const { return members_.size(); }
 
-    // Tasks that member i has answered.
+    // The number of task results that member i has sent.
     uint64_t answered(std::size_t i) const;
 
 private:
