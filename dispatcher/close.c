@@ -80,6 +80,7 @@ free_all(dsp_dispatcher *d)
     free(d->listeners);
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
+    pthread_cond_destroy(&d->room);
     free(d);
 }
 
@@ -131,6 +132,7 @@ dsp_dispatcher_close(dsp_dispatcher *d)
     size_t listener_count = d->listener_count;
     resolve_all_locked(d, &batch);
     pthread_cond_broadcast(&d->cond);
+    pthread_cond_broadcast(&d->room);
     dsp__unlock_and_deliver(d, &batch);
 
     /* listen fails once is_closing is set, so the array is stable. */

@@ -76,6 +76,7 @@ start_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
     daemon->task = task;
     d->stats.awaiting--;
     d->stats.executing++;
+    dsp__queue_release_locked(d, task);
 
     nng_msg *msg = task->msg;
     task->msg = NULL;

@@ -37,12 +37,16 @@ init_sync(dsp_dispatcher *d)
     }
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
     int rv = pthread_cond_init(&d->cond, &attr);
+    if (rv == 0 && (rv = pthread_cond_init(&d->room, &attr)) != 0) {
+        pthread_cond_destroy(&d->cond);
+    }
     pthread_condattr_destroy(&attr);
     if (rv != 0) {
         return DSP_ENOMEM;
     }
     if (pthread_mutex_init(&d->lock, NULL) != 0) {
         pthread_cond_destroy(&d->cond);
+        pthread_cond_destroy(&d->room);
         return DSP_ENOMEM;
     }
     return DSP_OK;
@@ -67,6 +71,10 @@ start_socket(dsp_dispatcher *d)
      * Keeping the hand-up short makes that window tiny.
      */
     rv = nng_socket_set_int(d->sock, NNG_OPT_RECVBUF, DSP_RECV_QUEUE);
+    if (rv == 0) {
+        /* No size limit: payloads of several GiB must arrive whole. */
+        rv = nng_socket_set_size(d->sock, NNG_OPT_RECVMAXSZ, 0);
+    }
     for (size_t i = 0; i < 2 && rv == 0; i++) {
         rv = nng_pipe_notify(d->sock, pipe_events[i], dsp__pipe_cb, d);
     }
@@ -116,6 +124,7 @@ fini_senders:
 fini_sync:
     pthread_mutex_destroy(&d->lock);
     pthread_cond_destroy(&d->cond);
+    pthread_cond_destroy(&d->room);
 free_d:
     free(d);
     return rv;

@@ -40,6 +40,7 @@ enum dsp_status {
     DSP_OK = 0,
     DSP_ENOMEM = NNG_ENOMEM,
     DSP_EINVAL = NNG_EINVAL,
+    DSP_EAGAIN = NNG_EAGAIN,       /* the queue budget has no room now */
     DSP_ETIMEDOUT = NNG_ETIMEDOUT, /* 5: the task's deadline passed */
     DSP_ECLOSED = NNG_ECLOSED,     /* the dispatcher is closing */
     DSP_ENOENT = NNG_ENOENT,       /* no such task: unknown or resolved */
@@ -87,6 +88,8 @@ typedef struct dsp_stats {
     uint64_t failed;        /* tasks resolved with another error status */
     uint64_t daemons_seen;  /* daemons that ever said hello */
     uint64_t daemons_lost;  /* connected daemons that went away */
+    uint64_t awaiting_bytes;      /* payload bytes of the queued tasks */
+    uint64_t awaiting_bytes_peak; /* the most awaiting_bytes ever held */
 } dsp_stats;
 
 /* One connected daemon, as reported by dsp_dispatcher_daemons. */
@@ -129,6 +132,29 @@ DSP_EXPORT int dsp_task_msg_alloc(nng_msg **msgp, size_t payload_len,
  */
 DSP_EXPORT int dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg,
     dsp_result_cb cb, void *arg, uint64_t *task_id);
+
+/*
+ * Set the queue budget: the payload bytes that queued tasks (submitted,
+ * not yet sent to a daemon) may hold before dsp_dispatcher_submit_wait
+ * waits. 0, the default, means unlimited. dsp_dispatcher_submit ignores
+ * the budget. Lowering it does not evict tasks already queued.
+ */
+DSP_EXPORT void dsp_dispatcher_set_queue_budget(dsp_dispatcher *d,
+    uint64_t bytes);
+
+/*
+ * Queue a task like dsp_dispatcher_submit, but first wait until the queue
+ * budget has room for its payload: room means the queue is empty (so a
+ * single payload larger than the budget still gets in) or the queued
+ * bytes plus this payload fit in the budget. timeout_ms 0 does not wait,
+ * a negative timeout waits forever. Ownership of msg passes to the
+ * dispatcher only on DSP_OK; on every other status the caller keeps msg.
+ * Returns DSP_OK, DSP_EAGAIN (no room and timeout_ms is 0),
+ * DSP_ETIMEDOUT, DSP_ECLOSED (close began, also while waiting), or
+ * DSP_EINVAL.
+ */
+DSP_EXPORT int dsp_dispatcher_submit_wait(dsp_dispatcher *d, nng_msg *msg,
+    dsp_result_cb cb, void *arg, uint64_t *task_id, int timeout_ms);
 
 /*
  * Cancel a task. A queued task is removed and never runs. A running task

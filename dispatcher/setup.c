@@ -101,8 +101,8 @@ dsp_dispatcher_everywhere(dsp_dispatcher *d, nng_msg *msg,
 }
 
 /* A deadline timeout_ms from now on CLOCK_MONOTONIC, the cond's clock. */
-static struct timespec
-deadline_after(int timeout_ms)
+struct timespec
+dsp__deadline_after(int timeout_ms)
 {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -127,9 +127,8 @@ wait_locked(dsp_dispatcher *d, const struct timespec *deadline)
     return rv == ETIMEDOUT ? DSP_ETIMEDOUT : DSP_OK;
 }
 
-/* Leave a blocking call; close waits until none is left. */
-static void
-leave_locked(dsp_dispatcher *d)
+void
+dsp__leave_locked(dsp_dispatcher *d)
 {
     d->users--;
     if (d->users == 0 && d->is_closing) {
@@ -142,7 +141,8 @@ int
 dsp_dispatcher_wait_setup(dsp_dispatcher *d, uint64_t setup_id,
     uint32_t min, int timeout_ms, uint32_t *done)
 {
-    struct timespec deadline = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec deadline =
+        dsp__deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
     int rv = DSP_OK;
 
     pthread_mutex_lock(&d->lock);
@@ -166,7 +166,7 @@ dsp_dispatcher_wait_setup(dsp_dispatcher *d, uint64_t setup_id,
         }
         rv = wait_locked(d, timeout_ms < 0 ? NULL : &deadline);
     }
-    leave_locked(d);
+    dsp__leave_locked(d);
     return rv;
 }
 
@@ -174,7 +174,8 @@ int
 dsp_dispatcher_wait_connections(dsp_dispatcher *d, uint32_t n,
     int timeout_ms)
 {
-    struct timespec deadline = deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
+    struct timespec deadline =
+        dsp__deadline_after(timeout_ms < 0 ? 0 : timeout_ms);
     int rv = DSP_OK;
 
     pthread_mutex_lock(&d->lock);
@@ -190,6 +191,6 @@ dsp_dispatcher_wait_connections(dsp_dispatcher *d, uint32_t n,
         }
         rv = wait_locked(d, timeout_ms < 0 ? NULL : &deadline);
     }
-    leave_locked(d);
+    dsp__leave_locked(d);
     return rv;
 }

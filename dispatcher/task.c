@@ -62,6 +62,7 @@ dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
     if (task->state == DSP_TASK_QUEUED) {
         dsp__list_remove(&task->node);
         d->stats.awaiting--;
+        dsp__queue_release_locked(d, task);
     } else if (task->state == DSP_TASK_RUNNING) {
         d->stats.executing--;
         if (task->daemon != NULL && task->daemon->task == task) {
@@ -108,14 +109,15 @@ dsp_task_msg_alloc(nng_msg **msgp, size_t payload_len, void **payload)
     return DSP_OK;
 }
 
-static dsp_task *
-task_new(nng_msg *msg, dsp_result_cb cb, void *arg)
+dsp_task *
+dsp__task_new(nng_msg *msg, dsp_result_cb cb, void *arg)
 {
     dsp_task *task = calloc(1, sizeof(*task));
     if (task == NULL) {
         return NULL;
     }
     task->msg = msg;
+    task->bytes = nng_msg_len(msg) - DSP_HEADER_SIZE;
     task->cb = cb;
     task->arg = arg;
     task->state = DSP_TASK_QUEUED;
@@ -129,12 +131,38 @@ enqueue_locked(dsp_dispatcher *d, dsp_task *task)
 {
     dsp__list_push_back(&d->queue, &task->node);
     d->stats.awaiting++;
+    d->stats.awaiting_bytes += task->bytes;
+    if (d->stats.awaiting_bytes > d->stats.awaiting_bytes_peak) {
+        d->stats.awaiting_bytes_peak = d->stats.awaiting_bytes;
+    }
 
     dsp__node *node = d->idle.next;
     if (node != &d->idle) {
         dsp__daemon_pump_locked(d,
             DSP__CONTAINER(node, dsp_daemon, idle_node));
     }
+}
+
+int
+dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
+    uint64_t *task_id)
+{
+    if (d->is_closing) {
+        return DSP_ECLOSED;
+    }
+    task->id = d->next_id;
+    int rv = dsp__id_map_put(&d->tasks, task->id, task);
+    if (rv != 0) {
+        return rv;
+    }
+    d->next_id++;
+    dsp_wire_encode(nng_msg_body(task->msg), DSP_FRAME_TASK, task->id, 0,
+        task->bytes);
+    if (task_id != NULL) {
+        *task_id = task->id;
+    }
+    enqueue_locked(d, task);
+    return DSP_OK;
 }
 
 int
@@ -148,33 +176,20 @@ dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
         nng_msg_free(msg);
         return DSP_EINVAL;
     }
-    dsp_task *task = task_new(msg, cb, arg);
+    dsp_task *task = dsp__task_new(msg, cb, arg);
     if (task == NULL) {
         nng_msg_free(msg);
         return DSP_ENOMEM;
     }
 
     pthread_mutex_lock(&d->lock);
-    int rv = DSP_ECLOSED;
-    if (!d->is_closing) {
-        task->id = d->next_id;
-        rv = dsp__id_map_put(&d->tasks, task->id, task);
-    }
+    int rv = dsp__task_submit_locked(d, task, task_id);
+    pthread_mutex_unlock(&d->lock);
     if (rv != 0) {
-        pthread_mutex_unlock(&d->lock);
         nng_msg_free(msg);
         free(task);
-        return rv;
     }
-    d->next_id++;
-    dsp_wire_encode(nng_msg_body(msg), DSP_FRAME_TASK, task->id, 0,
-        nng_msg_len(msg) - DSP_HEADER_SIZE);
-    if (task_id != NULL) {
-        *task_id = task->id;
-    }
-    enqueue_locked(d, task);
-    pthread_mutex_unlock(&d->lock);
-    return DSP_OK;
+    return rv;
 }
 
 /*

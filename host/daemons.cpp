@@ -5,6 +5,8 @@
 #include "host/error.hpp"
 #include "host/session.hpp"
 
+#include <cstdint>
+
 namespace mirai {
 namespace host {
 
@@ -29,6 +31,12 @@ int daemons(int n, const daemons_options& options)
     if (n == 0) {
         p.reset();
         return 0;
+    }
+    if (options.memory_mb > (UINT64_MAX >> 20)) {
+        throw error("set daemons for profile '" + options.profile +
+                    "': memory_mb " + std::to_string(options.memory_mb) +
+                    " is too large: expected at most " +
+                    std::to_string(UINT64_MAX >> 20));
     }
     if (options.connect_timeout_ms <= 0) {
         throw error("set daemons for profile '" + options.profile +

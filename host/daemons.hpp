@@ -1,6 +1,7 @@
 // Setting up daemons for a compute profile, and reading its status.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -22,6 +23,13 @@ struct daemons_options {
     std::string url;
     // How long daemons(n) waits for its n daemons to connect.
     int connect_timeout_ms = 30000;
+    // The queue budget in MiB (2^20 bytes), 0 for unlimited: the
+    // serialized payload bytes of tasks that wait for a daemon (queued,
+    // not yet sent). While the queue holds tasks and the next payload
+    // would take it past the budget, mirai() blocks and try_mirai()
+    // returns no task. A single payload larger than the budget still
+    // gets in when the queue is empty. Ignored in sync mode.
+    std::size_t memory_mb = 0;
 };
 
 // Set the daemons of a profile. n > 0 starts a dispatcher and n local
@@ -56,6 +64,10 @@ struct status_info {
     std::uint64_t completed = 0;
     std::uint64_t cancelled = 0;
     std::uint64_t failed = 0;
+    // Serialized payload bytes of the tasks queued now, and the most
+    // ever queued since daemons() set the profile up.
+    std::uint64_t awaiting_bytes = 0;
+    std::uint64_t awaiting_bytes_peak = 0;
     std::vector<daemon_status> daemons;
 };
 

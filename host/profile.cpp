@@ -136,7 +136,36 @@ handle profile::evaluate_here(SEXP task)
     return handle(state, cache);
 }
 
-handle profile::submit(SEXP task)
+// How often a submitter blocked by the queue budget checks for an R
+// interrupt.
+constexpr int budget_wait_slice_ms = 100;
+
+// Queue msg within the budget, waiting for room when may_block is true.
+// Takes msg whatever the outcome. Returns the dispatcher's status,
+// DSP_EAGAIN only when may_block is false.
+int profile::queue_task(nng_msg* msg, void* holder, std::uint64_t* id,
+                        bool may_block)
+{
+    int slice = may_block ? budget_wait_slice_ms : 0;
+    int rc;
+    while ((rc = dsp_dispatcher_submit_wait(dispatcher_, msg, on_task_result,
+                                            holder, id, slice)) ==
+           DSP_ETIMEDOUT) {
+        if (R_interrupts_pending) {
+            R_interrupts_pending = 0;
+            nng_msg_free(msg);
+            throw error("submit task on profile '" + name_ +
+                        "': interrupted while waiting for room in the "
+                        "queue budget");
+        }
+    }
+    if (rc != DSP_OK) {
+        nng_msg_free(msg);
+    }
+    return rc;
+}
+
+handle profile::submit(SEXP task, bool may_block)
 {
     if (is_sync()) {
         return evaluate_here(task);
@@ -147,12 +176,22 @@ handle profile::submit(SEXP task)
     auto state = std::make_shared<task_state>(signal_);
     auto* holder = new std::shared_ptr<task_state>(state);
     std::uint64_t id = 0;
-    int rc = dsp_dispatcher_submit(dispatcher_, msg, on_task_result, holder,
-                                   &id);
+    int rc;
+    try {
+        rc = queue_task(msg, holder, &id, may_block);
+    } catch (...) {
+        delete holder;
+        throw;
+    }
+    if (rc == DSP_EAGAIN) {
+        delete holder;
+        return handle();
+    }
     if (rc != 0) {
         delete holder;
-        throw error("submit task on profile '" + name_ +
-                    "': " + dsp_text(rc));
+        throw error("submit task on profile '" + name_ + "': " +
+                    (rc == DSP_ECLOSED ? "daemons reset: " : "") +
+                    dsp_text(rc));
     }
     state->id = id;
     return handle(state, std::make_shared<value_cache>());
@@ -207,6 +246,8 @@ status_info profile::status()
     info.completed = stats.completed;
     info.cancelled = stats.cancelled;
     info.failed = stats.failed;
+    info.awaiting_bytes = stats.awaiting_bytes;
+    info.awaiting_bytes_peak = stats.awaiting_bytes_peak;
 
     std::vector<dsp_daemon_info> daemons(stats.connections + 8);
     std::size_t count = 0;

@@ -80,6 +80,8 @@ int profile::start_local(int n, const daemons_options& options)
     }
     std::string bound;
     dsp_dispatcher* dispatcher = open_dispatcher(url, bound);
+    dsp_dispatcher_set_queue_budget(
+        dispatcher, static_cast<std::uint64_t>(options.memory_mb) << 20);
     auto launcher = std::make_unique<local_launcher>(dir->path());
     try {
         for (int i = 0; i < n; i++) {

@@ -61,6 +61,21 @@ handle mirai(const std::string& expression, const data& values,
     return p.submit(task);
 }
 
+std::optional<handle> try_mirai(const std::string& expression,
+                                const data& values,
+                                const task_options& options)
+{
+    detail::profile& p = enter("create task", options.profile);
+    check_names(values, "create task");
+    Rcpp::RObject expr = detail::parse_code(expression);
+    Rcpp::RObject task = sync::make_task(expr, to_list(values));
+    handle h = p.submit(task, false);
+    if (!h) {
+        return std::nullopt;
+    }
+    return h;
+}
+
 void everywhere(const std::string& expression, const data& values,
                 const everywhere_options& options)
 {

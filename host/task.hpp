@@ -6,6 +6,7 @@
 #include "host/handle.hpp"
 
 #include <cstddef>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,10 +22,22 @@ struct task_options {
 // fresh environment holding values and enclosed by the daemon's global
 // environment. Returns at once with a handle; in sync mode the task has
 // already run in the host's R. Throws error when the code does not parse
-// (the host stays usable) or the profile has no daemons set. R thread
-// only.
+// (the host stays usable) or the profile has no daemons set. When the
+// profile's queue budget (daemons_options::memory_mb) has no room, blocks
+// until daemons take enough queued tasks, with no timeout, as submitting
+// to a full queue does in mirai; it throws error when an R interrupt is
+// pending (R_interrupts_pending, checked every 100 ms) or the daemons are
+// reset meanwhile. R thread only.
 handle mirai(const std::string& expression, const data& values = {},
              const task_options& options = {});
+
+// mirai() that never blocks: when the profile's queue budget (see
+// daemons_options::memory_mb) has no room for the task, returns an empty
+// optional at once and the task is not created. Otherwise as mirai(),
+// including in sync mode, where the budget does not apply. R thread only.
+std::optional<handle> try_mirai(const std::string& expression,
+                                const data& values = {},
+                                const task_options& options = {});
 
 struct everywhere_options {
     std::string profile = default_profile;

@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /*
  * The most frames sent to one daemon and not yet known to have arrived.
@@ -42,6 +43,7 @@ typedef struct dsp_daemon dsp_daemon;
 typedef struct dsp_task {
     uint64_t id;
     nng_msg *msg; /* the task frame while queued, NULL once sent */
+    uint64_t bytes; /* payload length, counted in awaiting_bytes */
     dsp_result_cb cb;
     void *arg;
     enum dsp_task_state state;
@@ -121,6 +123,9 @@ struct dsp_dispatcher {
     size_t listener_count;
     /* Blocking calls and callback deliveries in progress; close waits. */
     unsigned users;
+    uint64_t queue_budget;   /* bytes, 0 for unlimited */
+    pthread_cond_t room;     /* the queue shrank, or closing */
+    unsigned room_waiters;   /* submitters waiting on room */
     dsp_stats stats;
     dsp_sender_pool senders;
 };
@@ -139,6 +144,22 @@ void dsp__unlock_and_deliver(dsp_dispatcher *d, dsp__batch *batch);
 void dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
     nng_msg *msg, dsp__batch *batch);
 
+/* A queued task for msg (ownership taken on success), or NULL. */
+dsp_task *dsp__task_new(nng_msg *msg, dsp_result_cb cb, void *arg);
+
+/*
+ * Give the task an id, register it and queue it. Returns 0, DSP_ECLOSED
+ * or DSP_ENOMEM; on failure the caller still owns task and its message.
+ */
+int dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
+    uint64_t *task_id);
+
+/*
+ * Take a task's payload out of the queued bytes as it leaves the queue,
+ * and wake submitters waiting for room.
+ */
+void dsp__queue_release_locked(dsp_dispatcher *d, dsp_task *task);
+
 /*
  * Bring a daemon up to date: send what its window allows (a pending
  * cancel, then setups), then give it the oldest queued task or put it on
@@ -155,6 +176,15 @@ void dsp__daemon_drop_locked(dsp_dispatcher *d, dsp_daemon *daemon);
  */
 int dsp__setup_ack_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     uint64_t setup_id);
+
+/* A deadline timeout_ms from now on CLOCK_MONOTONIC, the conds' clock. */
+struct timespec dsp__deadline_after(int timeout_ms);
+
+/*
+ * Leave a blocking call (one that counted itself in users) and unlock.
+ * Close waits until no such call is left.
+ */
+void dsp__leave_locked(dsp_dispatcher *d);
 
 /* Pipe events and the receive loop (daemon.c). */
 void dsp__pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void *arg);

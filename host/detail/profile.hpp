@@ -37,8 +37,9 @@ public:
     bool is_sync() const;
 
     // Send a task object (sync::make_task) or evaluate it in sync mode.
-    // R thread only.
-    handle submit(SEXP task);
+    // With may_block false, returns an empty handle instead of waiting
+    // for room in the queue budget. R thread only.
+    handle submit(SEXP task, bool may_block = true);
 
     // Broadcast a setup task and wait for min daemons. R thread only.
     void everywhere(SEXP task, int min, int timeout_ms);
@@ -47,6 +48,8 @@ public:
 
 private:
     handle evaluate_here(SEXP task);
+    int queue_task(nng_msg* msg, void* holder, std::uint64_t* id,
+                   bool may_block);
     void require_dispatcher(const char* operation) const;
 
     std::string name_;
