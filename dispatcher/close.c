@@ -94,6 +94,7 @@ stop_nng(dsp_dispatcher *d)
     nng_close(d->sock);
     nng_aio_stop(d->recv_aio);
     nng_aio_free(d->recv_aio);
+    dsp__timer_fini(d);
     dsp__senders_fini(&d->senders);
 }
 

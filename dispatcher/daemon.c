@@ -77,8 +77,15 @@ start_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
     d->stats.awaiting--;
     d->stats.executing++;
 
+    /* A task that may be retried keeps a copy for its next attempt. */
     nng_msg *msg = task->msg;
     task->msg = NULL;
+    if (task->retries_left > 0 && nng_msg_dup(&task->msg, msg) != 0) {
+        dsp_log(DSP_LOG_WARN, "DSP-TASK-RETRY",
+            "keep task %" PRIu64 " for a retry: %s", task->id,
+            nng_strerror(NNG_ENOMEM));
+        task->msg = NULL;
+    }
     dsp__send_frame_locked(d, daemon, msg, DSP_FRAME_TASK, task->id);
 }
 
@@ -155,7 +162,8 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
         }
         pthread_cond_broadcast(&d->cond);
     }
-    if (daemon->task != NULL) {
+    if (daemon->task != NULL &&
+        (d->is_closing || !dsp__task_requeue_locked(d, daemon->task))) {
         dsp__task_finish_locked(d, daemon->task, DSP_ECONNRESET, NULL,
             &batch);
     }
