@@ -297,6 +297,13 @@ handle_frame_locked(dsp_dispatcher *d, nng_msg *msg, dsp__batch *batch)
             dsp__daemon_pump_locked(d, daemon);
         }
         break;
+    case DSP_FRAME_CANCEL:
+        /* Acknowledges a cancel frame; one no longer in the window is
+         * harmless, as a later result may have confirmed it first. */
+        if (dsp__window_ack(daemon, DSP_FRAME_CANCEL, hdr.task_id)) {
+            dsp__daemon_pump_locked(d, daemon);
+        }
+        break;
     default:
         reject_locked(d, daemon, "unexpected frame type %u from a daemon",
             (unsigned) hdr.type);
