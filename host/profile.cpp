@@ -97,13 +97,22 @@ void profile::reset()
     dsp_dispatcher* dispatcher = nullptr;
     std::unique_ptr<local_launcher> launcher;
     std::unique_ptr<private_dir> dir;
+    std::shared_ptr<dispatcher_link> link;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         sync_ = false;
         url_.clear();
+        retries_ = 0;
         std::swap(dispatcher, dispatcher_);
+        link.swap(link_);
         launcher.swap(launcher_);
         dir.swap(dir_);
+    }
+
+    // After this no stop_mirai reaches the dispatcher, so it may close.
+    if (link) {
+        std::lock_guard<std::mutex> lock(link->mutex);
+        link->dispatcher = nullptr;
     }
 
     // Closing sends every daemon an exit frame and resolves what is left
@@ -136,7 +145,7 @@ handle profile::evaluate_here(SEXP task)
     return handle(state, cache);
 }
 
-handle profile::submit(SEXP task)
+handle profile::submit(SEXP task, long timeout_ms, int retries)
 {
     if (is_sync()) {
         return evaluate_here(task);
@@ -144,11 +153,16 @@ handle profile::submit(SEXP task)
     require_dispatcher("submit task");
     nng_msg* msg = make_task_msg(task, "serialize task");
 
+    dsp_task_options opts{};
+    opts.timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+    opts.retries = static_cast<std::uint32_t>(retries < 0 ? retries_
+                                                          : retries);
     auto state = std::make_shared<task_state>(signal_);
+    state->link = link_;
     auto* holder = new std::shared_ptr<task_state>(state);
     std::uint64_t id = 0;
-    int rc = dsp_dispatcher_submit(dispatcher_, msg, on_task_result, holder,
-                                   &id);
+    int rc = dsp_dispatcher_submit_opts(dispatcher_, msg, on_task_result,
+                                        holder, &opts, &id);
     if (rc != 0) {
         delete holder;
         throw error("submit task on profile '" + name_ +

@@ -36,9 +36,14 @@ public:
     bool is_set() const;
     bool is_sync() const;
 
+    // Start n more local daemons dialing the running dispatcher, without
+    // waiting for them to connect. R thread only.
+    void launch_more(int n);
+
     // Send a task object (sync::make_task) or evaluate it in sync mode.
-    // R thread only.
-    handle submit(SEXP task);
+    // timeout_ms > 0 sets a deadline counted from now; retries < 0 takes
+    // the profile's default. R thread only.
+    handle submit(SEXP task, long timeout_ms = 0, int retries = -1);
 
     // Broadcast a setup task and wait for min daemons. R thread only.
     void everywhere(SEXP task, int min, int timeout_ms);
@@ -57,6 +62,8 @@ private:
     bool sync_ = false;
     std::string url_;
     dsp_dispatcher* dispatcher_ = nullptr;
+    std::shared_ptr<dispatcher_link> link_;
+    int retries_ = 0; // daemons_options::retries
     std::unique_ptr<private_dir> dir_;
     std::unique_ptr<local_launcher> launcher_;
 };
