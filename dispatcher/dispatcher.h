@@ -136,8 +136,8 @@ DSP_EXPORT int dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg,
 typedef struct dsp_task_options {
     /*
      * When positive, the task resolves with DSP_ETIMEDOUT this many
-     * milliseconds after submit (queued time included) unless it resolved
-     * before; a running task is then stopped as by cancel. 0: no deadline.
+     * milliseconds after submit (queued time included), unless it resolved
+     * before. A running task is then stopped as by cancel. 0: no deadline.
      */
     int64_t timeout_ms;
     /*

@@ -229,8 +229,9 @@ dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task)
 }
 
 /*
- * A running task resolves now and its daemon is told to stop it. The
- * daemon stays busy until it answers, and that answer is discarded.
+ * A running task resolves now and its daemon gets a cancel frame. The
+ * daemon stays busy until it returns the task's result, which is then
+ * discarded.
  */
 void
 dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,

@@ -13,7 +13,7 @@
 namespace mirai {
 namespace host {
 
-// How map_result::collect waits, as mirai's [.stop] and [.progress].
+// Options of map_result::collect, like mirai's [.stop] and [.progress].
 struct collect_options {
     // On the first task that fails (R error, interrupt or error value),
     // cancel every task still queued or running and throw task_error whose
@@ -37,7 +37,7 @@ public:
     // the input vector (errors appear as error objects). R thread only.
     Rcpp::List collect() const;
 
-    // Wait as options say, then collect as above. R thread only.
+    // Wait as options request, then collect as above. R thread only.
     Rcpp::List collect(const collect_options& options) const;
 
     // Wait for every task; throw the task_error of the first one, in input

@@ -53,10 +53,10 @@ void map_result::throw_failure(std::size_t index) const
     stop_mirai(*this);
     const handle& failed = tasks_[index];
     task_error cause = make_task_error(failed.value(), failed.id());
-    std::string what = "collect map: element " + std::to_string(index + 1) +
+    std::string message = "collect map: element " + std::to_string(index + 1) +
                        " of " + std::to_string(tasks_.size()) +
                        " failed: " + cause.message();
-    throw task_error(what, cause.code(), cause.message(), cause.call(),
+    throw task_error(message, cause.code(), cause.message(), cause.call(),
                      cause.classes(), cause.stack_trace());
 }
 
@@ -79,11 +79,11 @@ void map_result::wait_all(const collect_options& options) const
             std::lock_guard<std::mutex> lock(signal.mutex);
             generation = signal.generation;
         }
-        std::size_t kept = 0;
+        std::size_t still_pending = 0;
         for (std::size_t index : pending) {
             const detail::task_state& state = *tasks_[index].state();
             if (!state.is_resolved()) {
-                pending[kept++] = index;
+                pending[still_pending++] = index;
             } else if (options.stop_on_error && state.is_failure()) {
                 if (show) {
                     std::fputc('\n', stderr);
@@ -91,7 +91,7 @@ void map_result::wait_all(const collect_options& options) const
                 throw_failure(index);
             }
         }
-        pending.resize(kept);
+        pending.resize(still_pending);
         if (show) {
             draw(tasks_.size() - pending.size(), tasks_.size(), start);
         }

@@ -152,7 +152,8 @@ void dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
 /*
  * End an unresolved task with status (DSP_ECANCELED, DSP_ETIMEDOUT). A
  * running task's daemon is sent a cancel frame and stays busy until it
- * answers, so it takes no new task before the old one has stopped.
+ * returns that task's result, so it takes no new task before the old one
+ * has stopped.
  */
 void dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
     dsp__batch *batch);

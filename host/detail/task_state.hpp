@@ -65,8 +65,8 @@ public:
     std::shared_ptr<dispatcher_link> link;
 
     // Cancel the task through its dispatcher. Returns true when this call
-    // resolved it (error value 20); false when it had already resolved,
-    // its profile was reset, or it ran in sync mode. Any thread.
+    // resolved it (error value 20). Returns false when it had already
+    // resolved, its profile was reset, or it ran in sync mode. Any thread.
     bool cancel();
 
     // True once resolved with anything but a value: an error value, an R
