@@ -90,9 +90,12 @@ stop_nng(dsp_dispatcher *d)
      * NNG 1.5.2 runs a pipe's REM_POST callback before it unlinks the
      * pipe from its socket, and nng_close waits until no pipe is linked,
      * so no pipe callback is running or can start once nng_close returns.
+     * The receive stops first, so that no receive is re-armed while
+     * nng_close runs: NNG 1.5.2 can hang in nng_close when an operation
+     * starts on the socket during the close.
      */
-    nng_close(d->sock);
     nng_aio_stop(d->recv_aio);
+    nng_close(d->sock);
     nng_aio_free(d->recv_aio);
     dsp__timer_fini(d);
     dsp__senders_fini(&d->senders);

@@ -62,8 +62,13 @@ connection::connection(inbox& box) : box_(box)
 
 connection::~connection()
 {
-    // Closing the socket aborts the pending receive with NNG_ECLOSED, and
-    // its callback does not re-arm, so the aio can then be freed.
+    // Stop the receive first, so that no receive is re-armed while
+    // nng_close runs: NNG 1.5.2 can hang in nng_close when an operation
+    // starts on the socket during the close. A stopped aio fails every
+    // later operation, so the callback cannot re-arm it.
+    if (recv_aio_ != nullptr) {
+        nng_aio_stop(recv_aio_);
+    }
     nng_close(socket_);
     if (recv_aio_ != nullptr) {
         nng_aio_free(recv_aio_);
