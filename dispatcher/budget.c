@@ -8,6 +8,7 @@
 #include "dispatcher/detail/core.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 void
@@ -73,10 +74,13 @@ wait_room_locked(dsp_dispatcher *d, uint64_t bytes, int timeout_ms)
 
 int
 dsp_dispatcher_submit_wait(dsp_dispatcher *d, nng_msg *msg,
-    dsp_result_cb cb, void *arg, uint64_t *task_id, int timeout_ms)
+    dsp_result_cb cb, void *arg, const dsp_task_options *opts,
+    uint64_t *task_id, int timeout_ms)
 {
     if (d == NULL || msg == NULL || cb == NULL ||
-        nng_msg_len(msg) < DSP_HEADER_SIZE) {
+        nng_msg_len(msg) < DSP_HEADER_SIZE ||
+        (opts != NULL && (opts->timeout_ms < 0 ||
+                             opts->timeout_ms > INT32_MAX))) {
         return DSP_EINVAL;
     }
     dsp_task *task = dsp__task_new(msg, cb, arg);
@@ -88,7 +92,7 @@ dsp_dispatcher_submit_wait(dsp_dispatcher *d, nng_msg *msg,
     d->users++;
     int rv = wait_room_locked(d, task->bytes, timeout_ms);
     if (rv == DSP_OK) {
-        rv = dsp__task_submit_locked(d, task, task_id);
+        rv = dsp__task_submit_locked(d, task, opts, task_id);
     }
     dsp__leave_locked(d);
     if (rv != DSP_OK) {

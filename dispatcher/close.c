@@ -114,6 +114,7 @@ stop_nng(dsp_dispatcher *d)
     }
     nng_aio_stop(d->recv_aio);
     nng_aio_free(d->recv_aio);
+    dsp__timer_fini(d);
     dsp__senders_fini(&d->senders);
     return true;
 }

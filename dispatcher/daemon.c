@@ -78,8 +78,15 @@ start_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
     d->stats.executing++;
     dsp__queue_release_locked(d, task);
 
+    /* A task that may be retried keeps a copy for its next attempt. */
     nng_msg *msg = task->msg;
     task->msg = NULL;
+    if (task->retries_left > 0 && nng_msg_dup(&task->msg, msg) != 0) {
+        dsp_log(DSP_LOG_WARN, "DSP-TASK-RETRY",
+            "keep task %" PRIu64 " for a retry: %s", task->id,
+            nng_strerror(NNG_ENOMEM));
+        task->msg = NULL;
+    }
     dsp__send_frame_locked(d, daemon, msg, DSP_FRAME_TASK, task->id);
 }
 
@@ -156,7 +163,8 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
         }
         pthread_cond_broadcast(&d->cond);
     }
-    if (daemon->task != NULL) {
+    if (daemon->task != NULL &&
+        (d->is_closing || !dsp__task_requeue_locked(d, daemon->task))) {
         dsp__task_finish_locked(d, daemon->task, DSP_ECONNRESET, NULL,
             &batch);
     }
@@ -287,6 +295,13 @@ handle_frame_locked(dsp_dispatcher *d, nng_msg *msg, dsp__batch *batch)
                 hdr.task_id);
         } else {
             dsp__window_ack(daemon, DSP_FRAME_SETUP, hdr.task_id);
+            dsp__daemon_pump_locked(d, daemon);
+        }
+        break;
+    case DSP_FRAME_CANCEL:
+        /* Acknowledges a cancel frame; one no longer in the window is
+         * harmless, as a later result may have confirmed it first. */
+        if (dsp__window_ack(daemon, DSP_FRAME_CANCEL, hdr.task_id)) {
             dsp__daemon_pump_locked(d, daemon);
         }
         break;

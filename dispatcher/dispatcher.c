@@ -113,12 +113,17 @@ dsp_dispatcher_open(dsp_dispatcher **dp)
     if ((rv = dsp__senders_init(&d->senders)) != 0) {
         goto fini_sync;
     }
-    if ((rv = start_socket(d)) != 0) {
+    if ((rv = dsp__timer_init(d)) != 0) {
         goto fini_senders;
+    }
+    if ((rv = start_socket(d)) != 0) {
+        goto fini_timer;
     }
     *dp = d;
     return DSP_OK;
 
+fini_timer:
+    nng_aio_free(d->timer_aio);
 fini_senders:
     dsp__senders_fini(&d->senders);
 fini_sync:

@@ -6,7 +6,9 @@
  * queue of tasks, and sends each task to an idle daemon. Results come back
  * to the host through completion callbacks. Daemons may connect and
  * disconnect at any time; a task whose daemon is lost resolves with
- * DSP_ECONNRESET and the rest carry on. Setup tasks (everywhere()) go to
+ * DSP_ECONNRESET (or is re-queued, when it has retries left) and the rest
+ * carry on. A task may have a deadline, after which it resolves with
+ * DSP_ETIMEDOUT and is stopped on its daemon. Setup tasks (everywhere()) go to
  * every connected daemon and to every daemon that connects later, before
  * any ordinary task.
  *
@@ -133,6 +135,32 @@ DSP_EXPORT int dsp_task_msg_alloc(nng_msg **msgp, size_t payload_len,
 DSP_EXPORT int dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg,
     dsp_result_cb cb, void *arg, uint64_t *task_id);
 
+/* Per-task options for dsp_dispatcher_submit_opts. */
+typedef struct dsp_task_options {
+    /*
+     * When positive, the task resolves with DSP_ETIMEDOUT this many
+     * milliseconds after submit (queued time included), unless it resolved
+     * before. A running task is then stopped as by cancel. 0: no deadline.
+     */
+    int64_t timeout_ms;
+    /*
+     * How many times the task is put back at the head of the queue when
+     * the daemon running it is lost, before it resolves with
+     * DSP_ECONNRESET. A task that may be retried keeps a copy of its
+     * message while it runs.
+     */
+    uint32_t retries;
+} dsp_task_options;
+
+/*
+ * Queue a task as dsp_dispatcher_submit does, with options (NULL for the
+ * defaults). Returns DSP_EINVAL, with msg freed, for a negative timeout or
+ * one above INT32_MAX milliseconds.
+ */
+DSP_EXPORT int dsp_dispatcher_submit_opts(dsp_dispatcher *d, nng_msg *msg,
+    dsp_result_cb cb, void *arg, const dsp_task_options *opts,
+    uint64_t *task_id);
+
 /*
  * Set the queue budget: the payload bytes that queued tasks (submitted,
  * not yet sent to a daemon) may hold before dsp_dispatcher_submit_wait
@@ -143,8 +171,8 @@ DSP_EXPORT void dsp_dispatcher_set_queue_budget(dsp_dispatcher *d,
     uint64_t bytes);
 
 /*
- * Queue a task like dsp_dispatcher_submit, but first wait until the queue
- * budget has room for its payload: room means the queue is empty (so a
+ * Queue a task like dsp_dispatcher_submit_opts (opts may be NULL), but
+ * first wait until the queue budget has room for its payload: room means the queue is empty (so a
  * single payload larger than the budget still gets in) or the queued
  * bytes plus this payload fit in the budget. timeout_ms 0 does not wait,
  * a negative timeout waits forever. Ownership of msg passes to the
@@ -154,7 +182,8 @@ DSP_EXPORT void dsp_dispatcher_set_queue_budget(dsp_dispatcher *d,
  * DSP_EINVAL.
  */
 DSP_EXPORT int dsp_dispatcher_submit_wait(dsp_dispatcher *d, nng_msg *msg,
-    dsp_result_cb cb, void *arg, uint64_t *task_id, int timeout_ms);
+    dsp_result_cb cb, void *arg, const dsp_task_options *opts,
+    uint64_t *task_id, int timeout_ms);
 
 /*
  * Cancel a task. A queued task is removed and never runs. A running task

@@ -7,6 +7,9 @@
  * released, which is what lets a callback call back into the dispatcher.
  */
 #include "dispatcher/detail/core.h"
+#include "dispatcher/log.h"
+
+#include <inttypes.h>
 
 #include <stdlib.h>
 
@@ -59,6 +62,7 @@ dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
     nng_msg *msg, dsp__batch *batch)
 {
     dsp__id_map_remove(&d->tasks, task->id);
+    dsp__list_remove(&task->timer_node);
     if (task->state == DSP_TASK_QUEUED) {
         dsp__list_remove(&task->node);
         d->stats.awaiting--;
@@ -122,20 +126,14 @@ dsp__task_new(nng_msg *msg, dsp_result_cb cb, void *arg)
     task->arg = arg;
     task->state = DSP_TASK_QUEUED;
     dsp__list_init(&task->node);
+    dsp__list_init(&task->timer_node);
     return task;
 }
 
-/* Queue the task, then let the first idle daemon, if any, take it. */
+/* Let the first idle daemon, if any, take the oldest queued task. */
 static void
-enqueue_locked(dsp_dispatcher *d, dsp_task *task)
+pump_idle_locked(dsp_dispatcher *d)
 {
-    dsp__list_push_back(&d->queue, &task->node);
-    d->stats.awaiting++;
-    d->stats.awaiting_bytes += task->bytes;
-    if (d->stats.awaiting_bytes > d->stats.awaiting_bytes_peak) {
-        d->stats.awaiting_bytes_peak = d->stats.awaiting_bytes;
-    }
-
     dsp__node *node = d->idle.next;
     if (node != &d->idle) {
         dsp__daemon_pump_locked(d,
@@ -143,9 +141,21 @@ enqueue_locked(dsp_dispatcher *d, dsp_task *task)
     }
 }
 
+static int
+check_options(const dsp_task_options *opts)
+{
+    if (opts == NULL) {
+        return DSP_OK;
+    }
+    if (opts->timeout_ms < 0 || opts->timeout_ms > INT32_MAX) {
+        return DSP_EINVAL;
+    }
+    return DSP_OK;
+}
+
 int
 dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
-    uint64_t *task_id)
+    const dsp_task_options *opts, uint64_t *task_id)
 {
     if (d->is_closing) {
         return DSP_ECLOSED;
@@ -161,7 +171,17 @@ dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
     if (task_id != NULL) {
         *task_id = task->id;
     }
-    enqueue_locked(d, task);
+    task->retries_left = opts != NULL ? opts->retries : 0;
+    if (opts != NULL && opts->timeout_ms > 0) {
+        dsp__timer_add_locked(d, task, opts->timeout_ms);
+    }
+    dsp__list_push_back(&d->queue, &task->node);
+    d->stats.awaiting++;
+    d->stats.awaiting_bytes += task->bytes;
+    if (d->stats.awaiting_bytes > d->stats.awaiting_bytes_peak) {
+        d->stats.awaiting_bytes_peak = d->stats.awaiting_bytes;
+    }
+    pump_idle_locked(d);
     return DSP_OK;
 }
 
@@ -169,10 +189,18 @@ int
 dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
     void *arg, uint64_t *task_id)
 {
+    return dsp_dispatcher_submit_opts(d, msg, cb, arg, NULL, task_id);
+}
+
+int
+dsp_dispatcher_submit_opts(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
+    void *arg, const dsp_task_options *opts, uint64_t *task_id)
+{
     if (msg == NULL) {
         return DSP_EINVAL;
     }
-    if (d == NULL || cb == NULL || nng_msg_len(msg) < DSP_HEADER_SIZE) {
+    if (d == NULL || cb == NULL || nng_msg_len(msg) < DSP_HEADER_SIZE ||
+        check_options(opts) != DSP_OK) {
         nng_msg_free(msg);
         return DSP_EINVAL;
     }
@@ -181,9 +209,8 @@ dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
         nng_msg_free(msg);
         return DSP_ENOMEM;
     }
-
     pthread_mutex_lock(&d->lock);
-    int rv = dsp__task_submit_locked(d, task, task_id);
+    int rv = dsp__task_submit_locked(d, task, opts, task_id);
     pthread_mutex_unlock(&d->lock);
     if (rv != 0) {
         nng_msg_free(msg);
@@ -192,16 +219,46 @@ dsp_dispatcher_submit(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
     return rv;
 }
 
-/*
- * Cancel a running task: it resolves now, and its daemon is told to stop.
- * The daemon stays busy until it answers, and that answer is discarded.
- */
-static void
-cancel_running_locked(dsp_dispatcher *d, dsp_task *task, dsp__batch *batch)
+bool
+dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task)
 {
+    if (task->retries_left == 0 || task->msg == NULL) {
+        return false;
+    }
+    dsp_daemon *daemon = task->daemon;
+    if (daemon != NULL && daemon->task == task) {
+        daemon->task = NULL;
+    }
+    task->retries_left--;
+    task->daemon = NULL;
+    task->state = DSP_TASK_QUEUED;
+    d->stats.executing--;
+    d->stats.awaiting++;
+    d->stats.awaiting_bytes += task->bytes;
+    dsp__list_push_front(&d->queue, &task->node);
+    dsp_log(DSP_LOG_NOTICE, "DSP-TASK-RETRY",
+        "retry task %" PRIu64 ": its daemon was lost, %" PRIu32
+        " retries left", task->id, task->retries_left);
+    pump_idle_locked(d);
+    return true;
+}
+
+/*
+ * A running task resolves now and its daemon gets a cancel frame. The
+ * daemon stays busy until it returns the task's result, which is then
+ * discarded.
+ */
+void
+dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
+    dsp__batch *batch)
+{
+    if (task->state == DSP_TASK_QUEUED) {
+        dsp__task_finish_locked(d, task, status, NULL, batch);
+        return;
+    }
     dsp_daemon *daemon = task->daemon;
 
-    dsp__task_finish_locked(d, task, DSP_ECANCELED, NULL, batch);
+    dsp__task_finish_locked(d, task, status, NULL, batch);
     if (daemon == NULL || daemon->is_closing) {
         return;
     }
@@ -222,11 +279,7 @@ dsp_dispatcher_cancel(dsp_dispatcher *d, uint64_t task_id)
         pthread_mutex_unlock(&d->lock);
         return DSP_ENOENT;
     }
-    if (task->state == DSP_TASK_QUEUED) {
-        dsp__task_finish_locked(d, task, DSP_ECANCELED, NULL, &batch);
-    } else {
-        cancel_running_locked(d, task, &batch);
-    }
+    dsp__task_abort_locked(d, task, DSP_ECANCELED, &batch);
     dsp__unlock_and_deliver(d, &batch);
     return DSP_OK;
 }

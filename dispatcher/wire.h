@@ -34,7 +34,12 @@ extern "C" {
 enum dsp_frame_type {
     DSP_FRAME_TASK = 1,   /* dispatcher to daemon: evaluate and reply */
     DSP_FRAME_RESULT = 2, /* daemon to dispatcher: the result of a task */
-    DSP_FRAME_CANCEL = 3, /* dispatcher to daemon: interrupt task id */
+    /*
+     * Dispatcher to daemon: interrupt task id. Daemon to dispatcher, with
+     * the same id: that cancel frame was read, so it no longer takes a
+     * place in the dispatcher's send window.
+     */
+    DSP_FRAME_CANCEL = 3,
     DSP_FRAME_SETUP = 4,  /* both ways: an everywhere() task and its ack */
     DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now */
     DSP_FRAME_HELLO = 6   /* daemon to dispatcher: first frame, its pid */

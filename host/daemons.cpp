@@ -38,12 +38,29 @@ int daemons(int n, const daemons_options& options)
                     " is too large: expected at most " +
                     std::to_string(UINT64_MAX >> 20));
     }
+    if (options.retries < 0) {
+        throw error("set daemons for profile '" + options.profile +
+                    "': expected retries of 0 or more, got " +
+                    std::to_string(options.retries));
+    }
     if (options.connect_timeout_ms <= 0) {
         throw error("set daemons for profile '" + options.profile +
                     "': expected a positive connect timeout, got " +
                     std::to_string(options.connect_timeout_ms));
     }
     return p.start_local(n, options);
+}
+
+void launch_local(int n, const std::string& profile)
+{
+    session& s = session::current();
+    s.require_r_thread("launch daemons");
+    if (n < 1) {
+        throw error("launch daemons for profile '" + profile +
+                    "': expected a count of 1 or more, got " +
+                    std::to_string(n));
+    }
+    s.profiles().get(profile).launch_more(n);
 }
 
 void reset_all_daemons()

@@ -30,6 +30,11 @@ struct daemons_options {
     // returns no task. A single payload larger than the budget still
     // gets in when the queue is empty. Ignored in sync mode.
     std::size_t memory_mb = 0;
+    // How many times a task is re-queued when the daemon running it is
+    // lost (killed, crashed), before it resolves to error value 19. Off by
+    // default, as a task that kills its daemon would otherwise run again.
+    // task_options::retries overrides it per task.
+    int retries = 0;
 };
 
 // Set the daemons of a profile. n > 0 starts a dispatcher and n local
@@ -40,6 +45,12 @@ struct daemons_options {
 // Returns the number of connected daemons (0 after a reset, 1 for sync).
 // Throws error for a negative n. R thread only.
 int daemons(int n, const daemons_options& options = {});
+
+// Start n more local daemons for a profile whose daemons are running,
+// without resetting it: they dial its dispatcher and take tasks once
+// connected (status().connections counts them). Returns at once. Throws
+// error for n < 1 or a profile without local daemons. R thread only.
+void launch_local(int n, const std::string& profile = default_profile);
 
 // Reset every profile, as daemons(0) on each.
 void reset_all_daemons();

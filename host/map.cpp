@@ -3,6 +3,7 @@
 
 #include "host/detail/profile.hpp"
 #include "host/detail/r_code.hpp"
+#include "host/detail/task_options.hpp"
 #include "host/error.hpp"
 #include "host/session.hpp"
 #include "sync/evaluator.hpp"
@@ -116,6 +117,7 @@ map_result mirai_map(SEXP x, SEXP f, const data& args,
         throw error(std::string("map: expected a function, got ") +
                     Rf_type2char(TYPEOF(f)));
     }
+    detail::check_task_options(options, "map");
     detail::profile& p = s.profiles().get(options.profile);
     Rcpp::List items = split_input(x);
     Rcpp::List extra = to_list(args);
@@ -129,7 +131,9 @@ map_result mirai_map(SEXP x, SEXP f, const data& args,
         Rcpp::List values = Rcpp::List::create(Rcpp::Named(".f") = f,
                                                Rcpp::Named(".x") = items[i],
                                                Rcpp::Named(".args") = extra);
-        tasks.push_back(p.submit(sync::make_task(call, values)));
+        tasks.push_back(p.submit(sync::make_task(call, values),
+                                 options.timeout_ms.value_or(0),
+                                 options.retries.value_or(-1)));
     }
     return map_result(std::move(tasks), names);
 }

@@ -13,6 +13,17 @@
 namespace mirai {
 namespace host {
 
+// Options of map_result::collect, like mirai's [.stop] and [.progress].
+struct collect_options {
+    // On the first task that fails (R error, interrupt or error value),
+    // cancel every task still queued or running and throw task_error whose
+    // what() names the failed element's 1-based index and its message.
+    bool stop_on_error = false;
+    // Draw a progress bar (done/total, elapsed time) on stderr while
+    // waiting. Only when stderr is a terminal; otherwise nothing is drawn.
+    bool progress = false;
+};
+
 // The tasks of one map, in input order.
 class map_result {
 public:
@@ -26,11 +37,17 @@ public:
     // the input vector (errors appear as error objects). R thread only.
     Rcpp::List collect() const;
 
+    // Wait as options request, then collect as above. R thread only.
+    Rcpp::List collect(const collect_options& options) const;
+
     // Wait for every task; throw the task_error of the first one, in input
     // order, that did not produce a value. R thread only.
     Rcpp::List collect_or_throw() const;
 
 private:
+    void wait_all(const collect_options& options) const;
+    [[noreturn]] void throw_failure(std::size_t index) const;
+
     std::vector<handle> tasks_;
     Rcpp::RObject names_;
 };
@@ -39,11 +56,16 @@ private:
 // a list; for a data frame or a matrix, f is called once per row with the
 // row's columns as named arguments. f is R code that evaluates to a
 // function ("function(x) x + 1", "sqrt") or an R function object. args
-// are passed to every call by name. R thread only.
+// are passed to every call by name. options.timeout_ms and retries apply
+// to each task separately. R thread only.
 map_result mirai_map(SEXP x, const std::string& f, const data& args = {},
                      const task_options& options = {});
 map_result mirai_map(SEXP x, SEXP f, const data& args = {},
                      const task_options& options = {});
+
+// Cancel every task of a map; returns how many this call cancelled. Any
+// thread.
+std::size_t stop_mirai(const map_result& map);
 
 } // namespace host
 } // namespace mirai

@@ -97,13 +97,22 @@ void profile::reset()
     dsp_dispatcher* dispatcher = nullptr;
     std::unique_ptr<local_launcher> launcher;
     std::unique_ptr<private_dir> dir;
+    std::shared_ptr<dispatcher_link> link;
     {
         std::lock_guard<std::mutex> lock(mutex_);
         sync_ = false;
         url_.clear();
+        retries_ = 0;
         std::swap(dispatcher, dispatcher_);
+        link.swap(link_);
         launcher.swap(launcher_);
         dir.swap(dir_);
+    }
+
+    // After this no stop_mirai reaches the dispatcher, so it may close.
+    if (link) {
+        std::lock_guard<std::mutex> lock(link->mutex);
+        link->dispatcher = nullptr;
     }
 
     // Closing sends every daemon an exit frame and resolves what is left
@@ -143,13 +152,14 @@ constexpr int budget_wait_slice_ms = 100;
 // Queue msg within the budget, waiting for room when may_block is true.
 // Takes msg whatever the outcome. Returns the dispatcher's status,
 // DSP_EAGAIN only when may_block is false.
-int profile::queue_task(nng_msg* msg, void* holder, std::uint64_t* id,
+int profile::queue_task(nng_msg* msg, void* holder,
+                        const dsp_task_options& opts, std::uint64_t* id,
                         bool may_block)
 {
     int slice = may_block ? budget_wait_slice_ms : 0;
     int rc;
     while ((rc = dsp_dispatcher_submit_wait(dispatcher_, msg, on_task_result,
-                                            holder, id, slice)) ==
+                                            holder, &opts, id, slice)) ==
            DSP_ETIMEDOUT) {
         if (R_interrupts_pending) {
             R_interrupts_pending = 0;
@@ -165,7 +175,8 @@ int profile::queue_task(nng_msg* msg, void* holder, std::uint64_t* id,
     return rc;
 }
 
-handle profile::submit(SEXP task, bool may_block)
+handle profile::submit(SEXP task, long timeout_ms, int retries,
+                       bool may_block)
 {
     if (is_sync()) {
         return evaluate_here(task);
@@ -173,12 +184,17 @@ handle profile::submit(SEXP task, bool may_block)
     require_dispatcher("submit task");
     nng_msg* msg = make_task_msg(task, "serialize task");
 
+    dsp_task_options opts{};
+    opts.timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
+    opts.retries = static_cast<std::uint32_t>(retries < 0 ? retries_
+                                                          : retries);
     auto state = std::make_shared<task_state>(signal_);
+    state->link = link_;
     auto* holder = new std::shared_ptr<task_state>(state);
     std::uint64_t id = 0;
     int rc;
     try {
-        rc = queue_task(msg, holder, &id, may_block);
+        rc = queue_task(msg, holder, opts, &id, may_block);
     } catch (...) {
         delete holder;
         throw;

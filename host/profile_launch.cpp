@@ -95,12 +95,29 @@ int profile::start_local(int n, const daemons_options& options)
         throw;
     }
 
+    auto link = std::make_shared<dispatcher_link>();
+    link->dispatcher = dispatcher;
     std::lock_guard<std::mutex> lock(mutex_);
     url_ = bound;
     dispatcher_ = dispatcher;
+    link_ = std::move(link);
+    retries_ = options.retries;
     launcher_ = std::move(launcher);
     dir_ = std::move(dir);
     return n;
+}
+
+void profile::launch_more(int n)
+{
+    if (!launcher_) {
+        throw error("launch daemons for profile '" + name_ +
+                    "': no local daemons set: call daemons(n) first");
+    }
+    // Reap daemons that died since the last call, so none stays a zombie.
+    launcher_->reap_exited();
+    for (int i = 0; i < n; i++) {
+        launcher_->spawn(url_);
+    }
 }
 
 profile_registry::profile_registry()

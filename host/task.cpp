@@ -3,11 +3,14 @@
 
 #include "host/detail/profile.hpp"
 #include "host/detail/r_code.hpp"
+#include "host/detail/task_options.hpp"
 #include "host/detail/task_state.hpp"
 #include "host/detail/value_cache.hpp"
 #include "host/error.hpp"
 #include "host/session.hpp"
 #include "sync/evaluator.hpp"
+
+#include <cstdint>
 
 namespace mirai {
 namespace host {
@@ -51,14 +54,37 @@ Rcpp::RObject assign_globals_first(SEXP exprs, SEXP values)
 
 } // namespace
 
+void detail::check_task_options(const task_options& options,
+                                const char* operation)
+{
+    if (options.timeout_ms && *options.timeout_ms <= 0) {
+        throw error(std::string(operation) +
+                    ": expected a positive timeout in ms, got " +
+                    std::to_string(*options.timeout_ms));
+    }
+    if (options.timeout_ms && *options.timeout_ms > INT32_MAX) {
+        throw error(std::string(operation) +
+                    ": expected a timeout of at most " +
+                    std::to_string(INT32_MAX) + " ms, got " +
+                    std::to_string(*options.timeout_ms));
+    }
+    if (options.retries && *options.retries < 0) {
+        throw error(std::string(operation) +
+                    ": expected retries of 0 or more, got " +
+                    std::to_string(*options.retries));
+    }
+}
+
 handle mirai(const std::string& expression, const data& values,
              const task_options& options)
 {
     detail::profile& p = enter("create task", options.profile);
     check_names(values, "create task");
+    detail::check_task_options(options, "create task");
     Rcpp::RObject expr = detail::parse_code(expression);
     Rcpp::RObject task = sync::make_task(expr, to_list(values));
-    return p.submit(task);
+    return p.submit(task, options.timeout_ms.value_or(0),
+                    options.retries.value_or(-1));
 }
 
 std::optional<handle> try_mirai(const std::string& expression,
@@ -67,9 +93,11 @@ std::optional<handle> try_mirai(const std::string& expression,
 {
     detail::profile& p = enter("create task", options.profile);
     check_names(values, "create task");
+    detail::check_task_options(options, "create task");
     Rcpp::RObject expr = detail::parse_code(expression);
     Rcpp::RObject task = sync::make_task(expr, to_list(values));
-    handle h = p.submit(task, false);
+    handle h = p.submit(task, options.timeout_ms.value_or(0),
+                        options.retries.value_or(-1), false);
     if (!h) {
         return std::nullopt;
     }
@@ -87,6 +115,25 @@ void everywhere(const std::string& expression, const data& values,
     }
     Rcpp::RObject task = sync::make_task(expr, R_NilValue);
     p.everywhere(task, options.min, options.timeout_ms);
+}
+
+bool stop_mirai(const handle& task)
+{
+    if (!task) {
+        throw error("stop task: empty handle");
+    }
+    return task.state()->cancel();
+}
+
+std::size_t stop_mirai(const std::vector<handle>& tasks)
+{
+    std::size_t cancelled = 0;
+    for (const handle& task : tasks) {
+        if (task && task.state()->cancel()) {
+            cancelled++;
+        }
+    }
+    return cancelled;
 }
 
 std::size_t race_mirai(const std::vector<handle>& tasks)

@@ -16,18 +16,27 @@ namespace host {
 struct task_options {
     // The compute profile that runs the task.
     std::string profile = default_profile;
+    // A deadline in milliseconds, counted from submission (time spent
+    // queued included, as in mirai). Past it the task resolves to error
+    // value 5 and its evaluation is stopped on the daemon, which is then
+    // free for the next task. Must be positive when set. Ignored in sync
+    // mode, where the task has already run when mirai() returns.
+    std::optional<long> timeout_ms;
+    // Overrides daemons_options::retries for this task when set.
+    std::optional<int> retries;
 };
 
 // Evaluate the R code in expression on a daemon of the profile, in a
 // fresh environment holding values and enclosed by the daemon's global
 // environment. Returns at once with a handle; in sync mode the task has
 // already run in the host's R. Throws error when the code does not parse
-// (the host stays usable) or the profile has no daemons set. When the
-// profile's queue budget (daemons_options::memory_mb) has no room, blocks
-// until daemons take enough queued tasks, with no timeout, as submitting
-// to a full queue does in mirai; it throws error when an R interrupt is
-// pending (R_interrupts_pending, checked every 100 ms) or the daemons are
-// reset meanwhile. R thread only.
+// (the host stays usable), the profile has no daemons set, or a timeout
+// or retry count is out of range. When the profile's queue budget
+// (daemons_options::memory_mb) has no room, blocks until daemons take
+// enough queued tasks, with no timeout, as submitting to a full queue does
+// in mirai; it throws error when an R interrupt is pending
+// (R_interrupts_pending, checked every 100 ms) or the daemons are reset
+// meanwhile. R thread only.
 handle mirai(const std::string& expression, const data& values = {},
              const task_options& options = {});
 
@@ -56,6 +65,17 @@ struct everywhere_options {
 // it runs once in the host's R. R thread only.
 void everywhere(const std::string& expression, const data& values = {},
                 const everywhere_options& options = {});
+
+// Cancel a task. A queued task is removed and never runs; a running task
+// is interrupted on its daemon, which stays up and takes the next task.
+// Either way the task resolves to error value 20 before this returns.
+// Returns true when this call cancelled it, false when there was nothing
+// to cancel: the task had already resolved (or ran in sync mode). Any
+// thread.
+bool stop_mirai(const handle& task);
+
+// Cancel every task in tasks; returns how many this call cancelled.
+std::size_t stop_mirai(const std::vector<handle>& tasks);
 
 // Block until one of tasks is resolved and return its index (at once if
 // one already is). Throws error for an empty list. Any thread.

@@ -70,6 +70,24 @@ bool task_state::wait_for_ms(long timeout_ms) const
                         [this] { return resolved_; });
 }
 
+bool task_state::cancel()
+{
+    if (!link || is_resolved()) {
+        return false;
+    }
+    std::lock_guard<std::mutex> lock(link->mutex);
+    if (link->dispatcher == nullptr) {
+        return false;
+    }
+    return dsp_dispatcher_cancel(link->dispatcher, id) == DSP_OK;
+}
+
+bool task_state::is_failure() const
+{
+    std::lock_guard<std::mutex> lock(mutex_);
+    return resolved_ && (status_ != 0 || flags_ != DSP_RESULT_VALUE);
+}
+
 } // namespace detail
 } // namespace host
 } // namespace mirai

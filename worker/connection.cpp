@@ -40,6 +40,10 @@ void check(int rv, const char* operation)
 connection::connection(inbox& box) : box_(box)
 {
     check(nng_pair1_open(&socket_), "open pair1 socket");
+    // Room for cancel acknowledgements, which are sent without blocking
+    // from the receive callback while the R thread may be sending a result.
+    check(nng_socket_set_int(socket_, NNG_OPT_SENDBUF, 16),
+        "set send buffer");
     int rv = nng_aio_alloc(&recv_aio_, on_receive, this);
     if (rv == 0) {
         rv = nng_pipe_notify(socket_, NNG_PIPE_EV_ADD_PRE, on_pipe_event,
@@ -58,8 +62,13 @@ connection::connection(inbox& box) : box_(box)
 
 connection::~connection()
 {
-    // Closing the socket aborts the pending receive with NNG_ECLOSED, and
-    // its callback does not re-arm, so the aio can then be freed.
+    // Stop the receive first, so that no receive is re-armed while
+    // nng_close runs: NNG 1.5.2 can hang in nng_close when an operation
+    // starts on the socket during the close. A stopped aio fails every
+    // later operation, so the callback cannot re-arm it.
+    if (recv_aio_ != nullptr) {
+        nng_aio_stop(recv_aio_);
+    }
     nng_close(socket_);
     if (recv_aio_ != nullptr) {
         nng_aio_free(recv_aio_);
@@ -172,6 +181,7 @@ void connection::handle_frame(nng_msg* msg)
         return;
     case DSP_FRAME_CANCEL:
         box_.cancel(header.task_id);
+        acknowledge_cancel(header.task_id);
         break;
     case DSP_FRAME_EXIT:
         box_.request_stop(0, "exit frame received");
@@ -190,6 +200,25 @@ bool connection::send(nng_msg* msg)
         return false;
     }
     return true;
+}
+
+void connection::acknowledge_cancel(std::uint64_t task_id)
+{
+    nng_msg* msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE);
+    if (rv == 0) {
+        dsp_wire_encode(static_cast<unsigned char*>(nng_msg_body(msg)),
+            DSP_FRAME_CANCEL, task_id, 0, 0);
+        rv = nng_sendmsg(socket_, msg, NNG_FLAG_NONBLOCK);
+        if (rv != 0) {
+            nng_msg_free(msg);
+        }
+    }
+    if (rv != 0) {
+        dsp_log(DSP_LOG_WARN, "WORKER-SEND-FAILED",
+            "acknowledge cancel of task %llu to '%s': %s",
+            (unsigned long long) task_id, url_.c_str(), nng_strerror(rv));
+    }
 }
 
 bool connection::send_hello()

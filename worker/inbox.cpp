@@ -49,6 +49,9 @@ inbox::~inbox()
     if (grace_aio_ != nullptr) {
         nng_aio_free(grace_aio_);
     }
+    if (cancel_aio_ != nullptr) {
+        nng_aio_free(cancel_aio_);
+    }
     for (inbound_frame& frame : queue_) {
         nng_msg_free(frame.msg);
     }
@@ -73,12 +76,47 @@ void inbox::cancel(std::uint64_t task_id)
             "cancel task %llu: interrupting the running evaluation",
             (unsigned long long) task_id);
         interrupt_r(r_thread_);
+        cancelling_id_ = task_id;
+        repeat_cancel_locked();
         return;
     }
     for (inbound_frame& frame : queue_) {
         if (frame.header.task_id == task_id) {
             frame.is_cancelled = true;
         }
+    }
+}
+
+// Called with lock_ held. Without the timer the first signal must do.
+void inbox::repeat_cancel_locked()
+{
+    if (is_cancel_armed_) {
+        return;
+    }
+    if (cancel_aio_ == nullptr &&
+        nng_aio_alloc(&cancel_aio_, on_cancel_repeat, this) != 0) {
+        cancel_aio_ = nullptr;
+        dsp_log(DSP_LOG_WARN, "WORKER-TASK-CANCEL",
+            "cancel task %llu: start repeat timer: out of memory",
+            (unsigned long long) cancelling_id_);
+        return;
+    }
+    is_cancel_armed_ = true;
+    nng_sleep_aio(cancel_repeat_ms, cancel_aio_);
+}
+
+void inbox::on_cancel_repeat(void* arg)
+{
+    inbox* self = static_cast<inbox*>(arg);
+    std::lock_guard<std::mutex> guard(self->lock_);
+    self->is_cancel_armed_ = false;
+    if (nng_aio_result(self->cancel_aio_) != 0) {
+        return; // stopped by nng_aio_free
+    }
+    if (self->is_running_ && self->cancelling_id_ != 0 &&
+        self->running_id_ == self->cancelling_id_) {
+        interrupt_r(self->r_thread_);
+        self->repeat_cancel_locked();
     }
 }
 
@@ -152,6 +190,7 @@ bool inbox::take(inbound_frame& frame)
     queue_.pop_front();
     running_id_ = frame.header.task_id;
     is_running_ = true;
+    cancelling_id_ = 0;
     clear_interrupt();
     return true;
 }
@@ -160,6 +199,7 @@ void inbox::finish()
 {
     std::lock_guard<std::mutex> guard(lock_);
     is_running_ = false;
+    cancelling_id_ = 0;
     clear_interrupt();
 }
 

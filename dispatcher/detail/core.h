@@ -14,6 +14,7 @@
 #include "dispatcher/dispatcher.h"
 
 #include <nng/nng.h>
+#include <nng/supplemental/util/platform.h>
 
 #include <pthread.h>
 #include <stdbool.h>
@@ -42,7 +43,11 @@ typedef struct dsp_daemon dsp_daemon;
 
 typedef struct dsp_task {
     uint64_t id;
-    nng_msg *msg; /* the task frame while queued, NULL once sent */
+    /*
+     * The task frame while queued. Once sent it is NULL, unless the task
+     * may still be retried: then it is a copy kept for the next attempt.
+     */
+    nng_msg *msg;
     uint64_t bytes; /* payload length, counted in awaiting_bytes */
     dsp_result_cb cb;
     void *arg;
@@ -50,6 +55,9 @@ typedef struct dsp_task {
     dsp_daemon *daemon; /* the daemon running it, when running */
     dsp__node node;     /* in the queue, then in a batch */
     dsp_result result;  /* filled in when it resolves */
+    uint32_t retries_left; /* re-queues left when its daemon is lost */
+    nng_time deadline;     /* when it times out, if timer_node is linked */
+    dsp__node timer_node;  /* in dsp_dispatcher.timed while it has one */
 } dsp_task;
 
 /* A frame sent to a daemon that the daemon has not yet answered. */
@@ -121,6 +129,9 @@ struct dsp_dispatcher {
     size_t setup_capacity;
     nng_listener *listeners;
     size_t listener_count;
+    dsp__node timed;     /* unresolved tasks with a deadline */
+    nng_aio *timer_aio;  /* sleeps until the earliest deadline */
+    nng_time timer_due;  /* when timer_aio wakes; 0 before first use */
     /* Blocking calls and callback deliveries in progress; close waits. */
     unsigned users;
     uint64_t queue_budget;   /* bytes, 0 for unlimited */
@@ -148,17 +159,41 @@ void dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
 dsp_task *dsp__task_new(nng_msg *msg, dsp_result_cb cb, void *arg);
 
 /*
- * Give the task an id, register it and queue it. Returns 0, DSP_ECLOSED
- * or DSP_ENOMEM; on failure the caller still owns task and its message.
+ * Give the task an id and its options (opts may be NULL), register it,
+ * queue it and let an idle daemon take it. Returns 0, DSP_ECLOSED or
+ * DSP_ENOMEM; on failure the caller still owns task and its message.
  */
 int dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
-    uint64_t *task_id);
+    const dsp_task_options *opts, uint64_t *task_id);
 
 /*
  * Take a task's payload out of the queued bytes as it leaves the queue,
  * and wake submitters waiting for room.
  */
 void dsp__queue_release_locked(dsp_dispatcher *d, dsp_task *task);
+
+/*
+ * End an unresolved task with status (DSP_ECANCELED, DSP_ETIMEDOUT). A
+ * running task's daemon is sent a cancel frame and stays busy until it
+ * returns that task's result, so it takes no new task before the old one
+ * has stopped.
+ */
+void dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
+    dsp__batch *batch);
+
+/*
+ * Put a running task whose daemon was lost back at the head of the queue,
+ * using one of its retries. Returns false when it has none left.
+ */
+bool dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task);
+
+/* Deadlines (timer.c). */
+int dsp__timer_init(dsp_dispatcher *d);
+/* Stop the timer and wait for its callback; is_closing must be set. */
+void dsp__timer_fini(dsp_dispatcher *d);
+/* Give task a deadline timeout_ms from now and wake the timer if needed. */
+void dsp__timer_add_locked(dsp_dispatcher *d, dsp_task *task,
+    int64_t timeout_ms);
 
 /*
  * Bring a daemon up to date: send what its window allows (a pending

@@ -47,6 +47,12 @@ dsp__list_push_back(dsp__node *head, dsp__node *node)
     head->prev = node;
 }
 
+static inline void
+dsp__list_push_front(dsp__node *head, dsp__node *node)
+{
+    dsp__list_push_back(head->next, node);
+}
+
 /* Unlink a node; it becomes unlinked again, so a second call is harmless. */
 static inline void
 dsp__list_remove(dsp__node *node)

@@ -36,10 +36,16 @@ public:
     bool is_set() const;
     bool is_sync() const;
 
+    // Start n more local daemons dialing the running dispatcher, without
+    // waiting for them to connect. R thread only.
+    void launch_more(int n);
+
     // Send a task object (sync::make_task) or evaluate it in sync mode.
-    // With may_block false, returns an empty handle instead of waiting
-    // for room in the queue budget. R thread only.
-    handle submit(SEXP task, bool may_block = true);
+    // timeout_ms > 0 sets a deadline counted from now; retries < 0 takes
+    // the profile's default. With may_block false, returns an empty handle
+    // instead of waiting for room in the queue budget. R thread only.
+    handle submit(SEXP task, long timeout_ms = 0, int retries = -1,
+                  bool may_block = true);
 
     // Broadcast a setup task and wait for min daemons. R thread only.
     void everywhere(SEXP task, int min, int timeout_ms);
@@ -48,8 +54,8 @@ public:
 
 private:
     handle evaluate_here(SEXP task);
-    int queue_task(nng_msg* msg, void* holder, std::uint64_t* id,
-                   bool may_block);
+    int queue_task(nng_msg* msg, void* holder, const dsp_task_options& opts,
+                   std::uint64_t* id, bool may_block);
     void require_dispatcher(const char* operation) const;
 
     std::string name_;
@@ -60,6 +66,8 @@ private:
     bool sync_ = false;
     std::string url_;
     dsp_dispatcher* dispatcher_ = nullptr;
+    std::shared_ptr<dispatcher_link> link_;
+    int retries_ = 0; // daemons_options::retries
     std::unique_ptr<private_dir> dir_;
     std::unique_ptr<local_launcher> launcher_;
 };

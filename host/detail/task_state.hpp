@@ -10,6 +10,8 @@
 #include <memory>
 #include <mutex>
 
+#include "dispatcher/dispatcher.h"
+
 #include <nng/nng.h>
 
 namespace mirai {
@@ -24,6 +26,15 @@ struct resolution_signal {
     std::uint64_t generation = 0;
 
     void notify();
+};
+
+// The dispatcher a profile runs, shared with the tasks sent to it so that
+// stop_mirai can reach it from any thread. A reset clears dispatcher under
+// the mutex before closing it, so a task id is only ever cancelled on the
+// dispatcher that issued it.
+struct dispatcher_link {
+    std::mutex mutex;
+    dsp_dispatcher* dispatcher = nullptr;
 };
 
 class task_state {
@@ -50,6 +61,17 @@ public:
     std::size_t payload_len() const { return payload_len_; }
 
     std::atomic<std::uint64_t> id{0};
+    // Set before the handle is returned, then read-only; null in sync mode.
+    std::shared_ptr<dispatcher_link> link;
+
+    // Cancel the task through its dispatcher. Returns true when this call
+    // resolved it (error value 20). Returns false when it had already
+    // resolved, its profile was reset, or it ran in sync mode. Any thread.
+    bool cancel();
+
+    // True once resolved with anything but a value: an error value, an R
+    // error or an interrupt. Reads no R object, so any thread.
+    bool is_failure() const;
 
 private:
     mutable std::mutex mutex_;

@@ -21,7 +21,7 @@ int submit_wait(dispatcher_fixture& f, const std::string& payload,
 {
     nng_msg* msg = dispatcher_fixture::make_msg(payload);
     int rv = dsp_dispatcher_submit_wait(f.get(), msg, result_sink::callback,
-        &f.sink, id, timeout_ms);
+        &f.sink, nullptr, id, timeout_ms);
     if (rv != DSP_OK) {
         nng_msg_free(msg);
     }
@@ -135,7 +135,7 @@ TEST_CASE("close wakes a blocked submitter with ECLOSED", "[dispatcher]")
     nng_msg* msg = dispatcher_fixture::make_msg("waiting");
     auto blocked = std::async(std::launch::async, [&] {
         return dsp_dispatcher_submit_wait(f.get(), msg,
-            result_sink::callback, &f.sink, nullptr, -1);
+            result_sink::callback, &f.sink, nullptr, nullptr, -1);
     });
     CHECK(blocked.wait_for(100ms) == std::future_status::timeout);
 
@@ -155,12 +155,12 @@ TEST_CASE("submit within budget rejects invalid arguments", "[dispatcher]")
     nng_msg* short_msg = nullptr;
     REQUIRE(nng_msg_alloc(&short_msg, 4) == 0);
     CHECK(dsp_dispatcher_submit_wait(f.get(), short_msg,
-              result_sink::callback, &f.sink, nullptr, 0) == DSP_EINVAL);
+              result_sink::callback, &f.sink, nullptr, nullptr, 0) == DSP_EINVAL);
     nng_msg_free(short_msg);
     nng_msg* msg = dispatcher_fixture::make_msg("a");
     CHECK(dsp_dispatcher_submit_wait(f.get(), msg, nullptr, nullptr,
-              nullptr, 0) == DSP_EINVAL);
+              nullptr, nullptr, 0) == DSP_EINVAL);
     nng_msg_free(msg);
     CHECK(dsp_dispatcher_submit_wait(f.get(), nullptr,
-              result_sink::callback, &f.sink, nullptr, 0) == DSP_EINVAL);
+              result_sink::callback, &f.sink, nullptr, nullptr, 0) == DSP_EINVAL);
 }

@@ -181,6 +181,17 @@ pid_t daemon_harness::spawn_connected(int timeout_ms)
 
 received_frame daemon_harness::receive(int timeout_ms)
 {
+    while (true) {
+        received_frame frame = receive_any(timeout_ms);
+        if (frame.header.type != DSP_FRAME_CANCEL) {
+            return frame;
+        }
+        cancel_acks_.push_back(frame.header.task_id);
+    }
+}
+
+received_frame daemon_harness::receive_any(int timeout_ms)
+{
     nng_socket_set_ms(socket_, NNG_OPT_RECVTIMEO, timeout_ms);
     nng_msg* msg = nullptr;
     int rv = nng_recvmsg(socket_, &msg, 0);

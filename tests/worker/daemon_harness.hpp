@@ -54,8 +54,18 @@ public:
     // when none arrives within timeout_ms.
     pid_t spawn_connected(int timeout_ms = 10000);
 
-    // Receive one frame, or fail the test after timeout_ms.
+    // Receive one frame other than a cancel acknowledgement, which is
+    // recorded in cancel_acks(), or fail the test after timeout_ms.
     received_frame receive(int timeout_ms);
+
+    // Receive one frame of any type, or fail the test after timeout_ms.
+    received_frame receive_any(int timeout_ms);
+
+    // Task ids of the cancel acknowledgements that receive() skipped.
+    const std::vector<std::uint64_t>& cancel_acks() const
+    {
+        return cancel_acks_;
+    }
 
     // Send a frame to the daemon that said hello last.
     void send(dsp_frame_type type, std::uint64_t id,
@@ -84,6 +94,7 @@ private:
     bool is_open_ = false;
     nng_pipe daemon_pipe_ = NNG_PIPE_INITIALIZER;
     std::vector<pid_t> running_;
+    std::vector<std::uint64_t> cancel_acks_;
     std::map<pid_t, int> log_index_; // pid to the index in its log names
     int spawned_ = 0;
 };

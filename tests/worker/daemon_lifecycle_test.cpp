@@ -76,6 +76,9 @@ TEST_CASE("daemon interrupts a cancelled task and runs the next",
     CHECK(next.header.task_id == 12);
     CHECK(next.header.flags == DSP_RESULT_VALUE);
     CHECK(Rcpp::as<int>(unserialize_payload(next)) == pid);
+    // The acknowledgement may come before or after the interrupted result,
+    // but always before the next result.
+    CHECK(harness.cancel_acks() == std::vector<std::uint64_t>{11});
 
     harness.send(DSP_FRAME_EXIT, 0, {});
     CHECK(harness.wait_end(pid, 2000).exit_code == 0);

@@ -40,6 +40,12 @@ public:
     // Send the hello frame that carries this process's pid.
     bool send_hello();
 
+    // Tell the dispatcher that the cancel frame for task_id arrived, so it
+    // may count that frame as read. Never blocks: when the frame cannot be
+    // queued at once it is dropped (and logged), and the dispatcher learns
+    // the same from the next result. Any thread.
+    void acknowledge_cancel(std::uint64_t task_id);
+
 private:
     static void on_pipe_event(nng_pipe pipe, nng_pipe_ev event, void* arg);
     static void on_receive(void* arg);

@@ -70,9 +70,17 @@ public:
 
     static constexpr int grace_ms = 200;
 
+    // How often a cancelled task that is still running is interrupted
+    // again. One signal is not enough: evaluate() clears a pending
+    // interrupt as it starts, and a SIGINT that lands before Sys.sleep
+    // enters select() wakes nothing, so the sleep would run to its end.
+    static constexpr int cancel_repeat_ms = 20;
+
 private:
     static void on_grace_expired(void* arg);
     void start_grace_timer();
+    static void on_cancel_repeat(void* arg);
+    void repeat_cancel_locked();
 
     pthread_t r_thread_;
     std::mutex lock_;
@@ -86,6 +94,9 @@ private:
     int exit_status_ = 0;
     std::string r_tempdir_;
     nng_aio* grace_aio_ = nullptr;
+    std::uint64_t cancelling_id_ = 0; // running task being cancelled
+    bool is_cancel_armed_ = false;    // cancel_aio_ is sleeping
+    nng_aio* cancel_aio_ = nullptr;
 };
 
 } // namespace detail
