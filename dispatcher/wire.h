@@ -36,7 +36,9 @@ enum dsp_frame_type {
     DSP_FRAME_RESULT = 2, /* daemon to dispatcher: the result of a task */
     DSP_FRAME_CANCEL = 3, /* dispatcher to daemon: interrupt task id */
     DSP_FRAME_SETUP = 4,  /* both ways: an everywhere() task and its ack */
-    DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now */
+    DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now; daemon to
+                             dispatcher: retire me (a limit was reached),
+                             answered with an exit frame */
     DSP_FRAME_HELLO = 6   /* daemon to dispatcher: first frame, its pid */
 };
 

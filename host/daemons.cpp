@@ -38,6 +38,23 @@ int daemons(int n, const daemons_options& options)
     return p.start_local(n, options);
 }
 
+int launch_local(int n, const std::string& profile)
+{
+    session& s = session::current();
+    s.require_r_thread("add daemons");
+    if (n < 1) {
+        throw error("add daemons to profile '" + profile +
+                    "': expected a count of 1 or more, got " +
+                    std::to_string(n));
+    }
+    detail::profile* p = s.profiles().find(profile);
+    if (p == nullptr) {
+        throw error("add daemons to profile '" + profile +
+                    "': no daemons set: call daemons(n) first");
+    }
+    return p->add_local(n);
+}
+
 void reset_all_daemons()
 {
     session& s = session::current();

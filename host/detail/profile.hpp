@@ -28,6 +28,8 @@ public:
 
     // Start a dispatcher and n local daemons (n > 0), after a reset.
     int start_local(int n, const daemons_options& options);
+    // Start n more local daemons with the same settings; no reset.
+    int add_local(int n);
     // Switch to sync mode, after a reset.
     void start_sync();
     // Back to unset: tasks resolve to 19, daemons exit and are reaped.
@@ -59,6 +61,7 @@ private:
     dsp_dispatcher* dispatcher_ = nullptr;
     std::unique_ptr<private_dir> dir_;
     std::unique_ptr<local_launcher> launcher_;
+    int connect_timeout_ms_ = 0; // of the last start_local
 };
 
 class profile_registry {
