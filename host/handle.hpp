@@ -23,7 +23,9 @@ public:
     // True until the task has a result. Any thread.
     bool unresolved() const;
 
-    // Block until the task has a result. Any thread.
+    // Block until the task has a result. Any thread. Throws interrupted
+    // (host/session.hpp) when session::interrupt() or SIGINT arrives
+    // first; the handle stays valid and the task still resolves.
     void wait() const;
 
     // Block for at most timeout_ms; true when the task is resolved.

@@ -261,7 +261,7 @@ void connection::handle_frame(nng_msg* msg)
         box_.cancel(header.task_id);
         break;
     case DSP_FRAME_EXIT:
-        box_.request_stop(exit_normal, "exit frame received");
+        box_.push_exit();
         break;
     }
     nng_msg_free(msg);

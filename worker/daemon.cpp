@@ -210,6 +210,7 @@ int serve(inbox& box, connection& conn, const options& opts)
         }
         if (reached != exit_normal && retire_status == exit_normal) {
             retire_status = reached;
+            box.set_retiring();
             if (!retire(conn, reached)) {
                 break;
             }

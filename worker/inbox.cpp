@@ -51,7 +51,9 @@ inbox::~inbox()
         nng_aio_free(grace_aio_);
     }
     for (inbound_frame& frame : queue_) {
-        nng_msg_free(frame.msg);
+        if (frame.msg != nullptr) {
+            nng_msg_free(frame.msg);
+        }
     }
 }
 
@@ -91,10 +93,34 @@ void inbox::stop_locked(int status, const char* reason)
     is_stopping_ = true;
     exit_status_ = status;
     for (inbound_frame& frame : queue_) {
-        nng_msg_free(frame.msg);
+        if (frame.msg != nullptr) {
+            nng_msg_free(frame.msg);
+        }
     }
     queue_.clear();
     ready_.notify_one();
+}
+
+void inbox::set_retiring()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    is_retiring_ = true;
+}
+
+void inbox::push_exit()
+{
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (is_retiring_ && !is_stopping_) {
+            // A marker without a message: take() stops when it reaches it.
+            inbound_frame marker{};
+            marker.header.type = DSP_FRAME_EXIT;
+            queue_.push_back(marker);
+            ready_.notify_one();
+            return;
+        }
+    }
+    request_stop(0, "exit frame received");
 }
 
 void inbox::request_finish(int status, const char* reason)
@@ -176,6 +202,12 @@ take_result inbox::take(inbound_frame& frame,
     }
     if (!is_ready) {
         return take_result::timed_out;
+    }
+    if (queue_.front().header.type == DSP_FRAME_EXIT) {
+        queue_.pop_front();
+        stop_locked(0, "exit frame received after retiring");
+        is_exiting_ = true;
+        return take_result::stopped;
     }
 
     frame = queue_.front();

@@ -62,6 +62,15 @@ public:
     // runs. Queued frames are dropped. Any thread.
     void request_finish(int status, const char* reason);
 
+    // Handle an exit frame. Before set_retiring() it is request_stop();
+    // after, it is the dispatcher's answer to the retire request, so the
+    // frames queued before it still run and the stop comes after them.
+    // Any thread.
+    void push_exit();
+
+    // Mark the daemon as retiring (it asked the dispatcher to retire it).
+    void set_retiring();
+
     // Block until a frame is queued or deadline passes, and mark a frame
     // taken as running so that a cancel for it interrupts R. Returns
     // stopped once a stop is requested; the daemon must then exit. R
@@ -96,6 +105,7 @@ private:
     bool is_waiting_ = false;   // the R thread is blocked in take()
     bool is_stopping_ = false;  // a stop was requested
     bool is_exiting_ = false;   // take() returned false; exit is under way
+    bool is_retiring_ = false;  // an exit frame is queued, not obeyed
     int exit_status_ = 0;
     std::string r_tempdir_;
     nng_aio* grace_aio_ = nullptr;
