@@ -116,21 +116,32 @@ Rcpp::RObject session::evaluate(const std::string& code)
         throw error("parse R code: " + std::string(e.what()));
     }
 
-    // R reports an interrupt as a failure without an error message, so a
-    // failure during which the counter moved counts as an interrupt.
-    std::uint64_t generation = interrupt_generation();
+    // R's own SIGINT handler (set by R_SelectEx inside Sys.sleep) may
+    // handle the interrupt, so it is recognised in R: the wrapper returns
+    // NULL for an interrupt and list(value) otherwise.
+    Rcpp::RObject wrapper = Rcpp::Function("eval")(parse(
+        Rcpp::Named("text") =
+            "function(expr) tryCatch(list(eval(expr, .GlobalEnv)), "
+            "interrupt = function(cond) NULL)"));
     evaluation_scope scope;
     Rcpp::RObject value;
     for (R_xlen_t i = 0; i < Rf_xlength(exprs); i++) {
+        Rcpp::RObject quoted(
+            Rf_lang2(Rf_install("quote"), VECTOR_ELT(exprs, i)));
+        Rcpp::RObject call(Rf_lang2(wrapper, quoted));
         int failed = 0;
-        value = R_tryEvalSilent(VECTOR_ELT(exprs, i), R_GlobalEnv, &failed);
-        if (failed && interrupt_generation() != generation) {
+        Rcpp::RObject out(R_tryEvalSilent(call, R_GlobalEnv, &failed));
+        if (failed) {
+            std::string message = R_curErrorBuf();
+            while (!message.empty() && message.back() == '\n') {
+                message.pop_back();
+            }
+            throw error("evaluate R code: " + message);
+        }
+        if (out.isNULL()) {
             throw interrupted("evaluate R code: interrupted");
         }
-        if (failed) {
-            throw error("evaluate R code: " +
-                        std::string(R_curErrorBuf()));
-        }
+        value = VECTOR_ELT(out, 0);
     }
     return value;
 }
