@@ -8,6 +8,7 @@
 #include "host/session.hpp"
 
 #include <RInside.h>
+#include <R_ext/Parse.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -55,6 +56,57 @@ extern "C" void on_interrupt_signal(int)
     }
     stop_evaluation(is_on_r_thread);
     errno = saved_errno;
+}
+
+// The R side of session::evaluate. It catches interrupts in R because
+// R's own SIGINT handler (set by R_SelectEx inside Sys.sleep) may be the
+// one that handles the signal. The result is list(kind, detail): 0 and
+// the value, 1 for an interrupt, 2 and the parse error's message, 3 and
+// the R error's message.
+const char* const evaluate_source = R"R_SOURCE(
+function(code) {
+    exprs <- tryCatch(parse(text = code, keep.source = FALSE),
+                      error = function(cond) cond)
+    if (inherits(exprs, "error"))
+        return(list(2L, conditionMessage(exprs)))
+    value <- NULL
+    for (expr in exprs) {
+        out <- tryCatch(list(0L, eval(expr, .GlobalEnv)),
+                        interrupt = function(cond) list(1L, NULL),
+                        error = function(cond) list(3L, conditionMessage(cond)))
+        if (out[[1L]] != 0L)
+            return(out)
+        value <- out[[2L]]
+    }
+    list(0L, value)
+}
+)R_SOURCE";
+
+// The closure built from evaluate_source, made once and kept from the
+// garbage collector for the life of the process.
+SEXP evaluate_function()
+{
+    static SEXP function = nullptr;
+    if (function != nullptr) {
+        return function;
+    }
+    ParseStatus status;
+    SEXP text = PROTECT(Rf_mkString(evaluate_source));
+    SEXP exprs = PROTECT(R_ParseVector(text, -1, &status, R_NilValue));
+    if (status != PARSE_OK) {
+        UNPROTECT(2);
+        throw error("evaluate R code: cannot parse the evaluator");
+    }
+    int failed = 0;
+    SEXP made = R_tryEvalSilent(VECTOR_ELT(exprs, 0), R_BaseEnv, &failed);
+    if (failed) {
+        UNPROTECT(2);
+        throw error("evaluate R code: cannot build the evaluator");
+    }
+    R_PreserveObject(made);
+    UNPROTECT(2);
+    function = made;
+    return function;
 }
 
 } // namespace
@@ -108,42 +160,28 @@ session::evaluation_scope::~evaluation_scope()
 Rcpp::RObject session::evaluate(const std::string& code)
 {
     require_r_thread("evaluate R code");
-    Rcpp::Function parse("parse");
-    Rcpp::RObject exprs;
-    try {
-        exprs = parse(Rcpp::Named("text") = code);
-    } catch (const std::exception& e) {
-        throw error("parse R code: " + std::string(e.what()));
-    }
+    Rcpp::RObject run = evaluate_function();
+    Rcpp::RObject call(Rf_lang2(run, Rf_mkString(code.c_str())));
 
-    // R's own SIGINT handler (set by R_SelectEx inside Sys.sleep) may
-    // handle the interrupt, so it is recognised in R: the wrapper returns
-    // NULL for an interrupt and list(value) otherwise.
-    Rcpp::RObject wrapper = Rcpp::Function("eval")(parse(
-        Rcpp::Named("text") =
-            "function(expr) tryCatch(list(eval(expr, .GlobalEnv)), "
-            "interrupt = function(cond) NULL)"));
     evaluation_scope scope;
-    Rcpp::RObject value;
-    for (R_xlen_t i = 0; i < Rf_xlength(exprs); i++) {
-        Rcpp::RObject quoted(
-            Rf_lang2(Rf_install("quote"), VECTOR_ELT(exprs, i)));
-        Rcpp::RObject call(Rf_lang2(wrapper, quoted));
-        int failed = 0;
-        Rcpp::RObject out(R_tryEvalSilent(call, R_GlobalEnv, &failed));
-        if (failed) {
-            std::string message = R_curErrorBuf();
-            while (!message.empty() && message.back() == '\n') {
-                message.pop_back();
-            }
-            throw error("evaluate R code: " + message);
-        }
-        if (out.isNULL()) {
-            throw interrupted("evaluate R code: interrupted");
-        }
-        value = VECTOR_ELT(out, 0);
+    int failed = 0;
+    Rcpp::RObject out(R_tryEvalSilent(call, R_GlobalEnv, &failed));
+    if (failed) {
+        throw error("evaluate R code: R failed outside the code");
     }
-    return value;
+    int kind = INTEGER(VECTOR_ELT(out, 0))[0];
+    SEXP detail = VECTOR_ELT(out, 1);
+    switch (kind) {
+    case 1:
+        throw interrupted("evaluate R code: interrupted");
+    case 2:
+        throw error("parse R code: " +
+                    std::string(CHAR(STRING_ELT(detail, 0))));
+    case 3:
+        throw error("evaluate R code: " +
+                    std::string(CHAR(STRING_ELT(detail, 0))));
+    }
+    return Rcpp::RObject(detail);
 }
 
 } // namespace host
