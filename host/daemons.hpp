@@ -11,7 +11,7 @@ namespace host {
 // The default compute profile's name.
 inline const std::string default_profile = "default";
 
-// What a daemon does when its connection to the host closes (the host
+// The response of a daemon to a closed connection to the host (the host
 // exits or dies, or the network drops).
 enum class autoexit_mode {
     // Interrupt the running task and exit; a daemon whose R ignores the
@@ -21,7 +21,7 @@ enum class autoexit_mode {
     // mirai's autoexit = NA.
     finish,
     // Stay and keep redialing the same URL, so that a new host listening
-    // there gets the daemon; only an exit frame (daemons(0)) or a signal
+    // there gets the daemon. Only an exit frame (daemons(0)) or a signal
     // ends it. mirai's autoexit = FALSE.
     never
 };

@@ -113,8 +113,8 @@ daemon_settings make_settings(const daemons_options& options)
     return settings;
 }
 
-// Wait until count more daemons than before have said hello. Retired
-// daemons leave the connection count, so count hellos instead.
+// Wait until count more daemons than before have sent their hello.
+// Retired daemons leave the connection count, so count hellos instead.
 void wait_for_new_daemons(dsp_dispatcher* dispatcher,
                           local_launcher& launcher, std::uint64_t seen,
                           int count, int timeout_ms, const std::string& name)

@@ -4,7 +4,9 @@
 // the flag and sends SIGINT to R's thread, whose handler (installed
 // without SA_RESTART) does the same for a SIGINT from outside. The flag
 // is set only while an evaluation_scope is open, and cleared when one
-// opens or closes, so an interrupt never leaks into a later evaluation.
+// opens or closes, so an interrupt cannot reach a later scope. A scope
+// that closes between the check and the store leaves the flag set for R
+// code run outside any scope, until the next scope clears it.
 #include "host/session.hpp"
 
 #include <RInside.h>
@@ -98,14 +100,14 @@ SEXP evaluate_function()
         throw error("evaluate R code: cannot parse the evaluator");
     }
     int failed = 0;
-    SEXP made = R_tryEvalSilent(VECTOR_ELT(exprs, 0), R_BaseEnv, &failed);
+    SEXP closure = R_tryEvalSilent(VECTOR_ELT(exprs, 0), R_BaseEnv, &failed);
     if (failed) {
         UNPROTECT(2);
         throw error("evaluate R code: cannot build the evaluator");
     }
-    R_PreserveObject(made);
+    R_PreserveObject(closure);
     UNPROTECT(2);
-    function = made;
+    function = closure;
     return function;
 }
 

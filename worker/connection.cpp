@@ -113,10 +113,10 @@ void connection::dial(const std::string& url, int timeout_ms)
             std::min<clock::duration>(dial_retry_interval, deadline - now));
     }
 
-    // The dialer redials after the pipe closes. Unless the daemon stays
-    // for the next host, it exits then instead, so push the next attempt
-    // far out; on_pipe_event also rejects a second pipe made before the
-    // exit.
+    // The dialer redials after the pipe closes. A daemon that does not
+    // stay for the next host exits then instead, so its next attempt is
+    // pushed far out. on_pipe_event also rejects a second pipe made
+    // before the exit.
     if (mode_ == autoexit_mode::never) {
         nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMAXT, 1000);
         nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMINT, 100);
@@ -291,7 +291,8 @@ bool connection::send_hello()
     return send(msg);
 }
 
-// A daemon sends an exit frame to retire; the dispatcher answers with one.
+// A daemon sends an exit frame to retire, and the dispatcher replies
+// with one.
 bool connection::send_retire()
 {
     nng_msg* msg;

@@ -110,9 +110,9 @@ sync::evaluation evaluate_frame(const inbound_frame& frame)
     return result;
 }
 
-// Send the reply to frame, unless nobody can read it: after an exit frame,
-// after a lost connection, or on a new connection (autoexit 'false') that
-// does not know the task.
+// Send the reply to frame unless no peer can use it. That is the case
+// after an exit frame, after a lost connection, and on a new connection
+// (autoexit 'false'), whose dispatcher does not know the task.
 void send_reply(inbox& box, connection& conn, const inbound_frame& frame,
     const sync::evaluation& result)
 {

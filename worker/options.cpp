@@ -49,7 +49,7 @@ void set_url(options& opts, const std::string& source, const std::string& url)
     opts.url = url;
 }
 
-// A whole number from 0 to INT_MAX; what names the unit in the error.
+// Parse a whole number from 0 to INT_MAX. The error names it as what.
 int parse_count(const std::string& option, const std::string& text,
     const char* what)
 {
@@ -123,7 +123,7 @@ bool takes_value(const std::string& name)
     return false;
 }
 
-// Apply an option that takes a value; false when name is not one.
+// Apply an option that takes a value. Returns false for any other name.
 bool set_valued_option(options& opts, const word& w)
 {
     if (w.name == "--url") {

@@ -21,7 +21,7 @@ enum exit_status : int {
     exit_failure = 70  // cannot connect or start R, or a protocol error
 };
 
-// What a daemon does when its connection to the host closes.
+// The daemon's response to a closed connection to the host.
 enum class autoexit_mode {
     immediate, // interrupt the running task and exit (200 ms grace)
     finish,    // let the running task finish, then exit

@@ -14,7 +14,7 @@ namespace host {
 namespace detail {
 
 // A directory only this user can enter (mode 0700), removed with its
-// contents on destruction. It holds an "owner" file with the host's pid
+// contents on destruction. It contains an "owner" file with the host's pid
 // and start time. A host killed by SIGKILL cannot remove its directory,
 // so creating one first removes the directories of this user's hosts
 // that no longer run.
@@ -35,8 +35,9 @@ private:
 // build recorded, else mirai-daemon beside the running program.
 std::string daemon_executable();
 
-// How local daemons are started: the mirai-daemon options after the URL,
-// and whether their stdout and stderr go to the host's or to /dev/null.
+// The start-up settings of local daemons: the mirai-daemon options after
+// the URL, and whether their stdout and stderr go to the host's or to
+// /dev/null.
 struct daemon_settings {
     std::vector<std::string> args;
     bool output = false;

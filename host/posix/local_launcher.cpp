@@ -100,11 +100,11 @@ std::string temp_base()
     return base && *base ? base : "/tmp";
 }
 
-// The posix_spawn attributes of a daemon: stdin from /dev/null, stdout
-// and stderr inherited or /dev/null, a process group of its own (so that
-// Ctrl-C in a terminal reaches the host alone, and the daemon can end
-// what its tasks started), no blocked signals and the signals a host
-// might ignore back at their defaults.
+// The posix_spawn attributes of a daemon. Its stdin is /dev/null, and its
+// stdout and stderr are the host's or /dev/null. It gets a process group
+// of its own, so that Ctrl-C in a terminal reaches the host alone and the
+// daemon can end what its tasks started. It starts with no blocked
+// signals, and the signals a host might ignore are back at defaults.
 struct spawn_setup {
     posix_spawn_file_actions_t actions;
     posix_spawnattr_t attr;

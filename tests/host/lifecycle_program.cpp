@@ -1,5 +1,5 @@
 // A host program driven by tests that signal or kill a whole process.
-// It prints what it sees, one "key: value" line at a time, and "ready"
+// It prints its observations, one "key: value" line at a time, and "ready"
 // when the test may act. Modes:
 //
 //   sync-task CODE     run CODE as a sync-mode task; print its outcome

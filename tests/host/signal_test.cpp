@@ -1,7 +1,7 @@
-// Signals to a whole host process: Ctrl-C (SIGINT) interrupts the R code
-// the host runs instead of killing it, and a host killed with SIGKILL
-// leaves no daemon, no background child of a task and, after the next
-// host starts, no private directory behind. Each test runs
+// Signals to a whole host process. Ctrl-C (SIGINT) interrupts the R code
+// the host runs instead of killing it. A host killed with SIGKILL leaves
+// no daemon and no background child of a task behind, and the next host
+// removes its private directory. Each test runs
 // lifecycle_program as a child process.
 #include "tests/host/program_runner.hpp"
 
@@ -152,7 +152,8 @@ TEST_CASE("daemons and task children end when the host is killed",
     CHECK(all_end_within({child}, 5000));
     INFO("ended after " << now_ms() - start << " ms");
 
-    // Nobody removed the killed host's directory; the next host does.
+    // The killed host's directory is still there until the next host
+    // starts.
     CHECK(path_exists(dir));
     program_runner next(program, {"reset"}, tmp.path());
     std::string next_dir = socket_dir(next.read_value("url", 30000));

@@ -16,8 +16,8 @@ using namespace mirai::test;
 
 namespace {
 
-// Expect the daemon's retire request (an exit frame), answer it with an
-// exit frame as the dispatcher does, and return how the daemon ended.
+// Expect the daemon's retire request (an exit frame), reply with an exit
+// frame as the dispatcher does, and return how the daemon ended.
 process_end expect_retire(daemon_harness& harness, pid_t pid, int timeout_ms)
 {
     received_frame retire = harness.receive(timeout_ms);
@@ -69,7 +69,7 @@ TEST_CASE("daemon runs a task sent while it retires", "[worker][r][net]")
     pid_t pid = harness.spawn_connected(10000, {"--idletime", "300"});
 
     // The task crosses the retire request, as it can with a dispatcher
-    // that has not yet read it; the daemon still answers it.
+    // that has not yet read it. The daemon still returns its result.
     received_frame retire = harness.receive(5000);
     CHECK(retire.header.type == DSP_FRAME_EXIT);
     harness.send(DSP_FRAME_TASK, 7, task_payload("7L"));

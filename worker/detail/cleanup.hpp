@@ -1,7 +1,7 @@
 // Restoring the daemon's R between tasks (--cleanup true): the global
 // environment, the search path and options() go back to how they were
-// after start-up and the last setup task, so one task cannot change what
-// the next one sees. .Random.seed is left alone, so that tasks do not all
+// after start-up and the last setup task, so one task cannot change the
+// state the next one starts from. .Random.seed is left alone, so that tasks do not all
 // draw the same random numbers.
 #pragma once
 
@@ -20,8 +20,8 @@ public:
     void snapshot();
 
     // Remove globals, attached entries and options added since the
-    // snapshot, and put back the values it recorded. Failures are logged,
-    // never thrown. R thread only.
+    // snapshot, and put back the values it recorded. R errors are caught
+    // and logged as warnings. R thread only.
     void restore();
 
 private:

@@ -45,8 +45,8 @@ public:
     // Send the hello frame that carries this process's pid.
     bool send_hello();
 
-    // Tell the dispatcher that this daemon retires: it sends no more
-    // tasks and answers with an exit frame. R thread only.
+    // Ask the dispatcher to retire this daemon. It then sends no more
+    // tasks and replies with an exit frame. R thread only.
     bool send_retire();
 
     // The id of the connected pipe, or -1 while disconnected.

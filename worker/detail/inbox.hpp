@@ -31,7 +31,7 @@ struct inbound_frame {
     int pipe_id = -1;          // the connection it came on
 };
 
-// What take() found.
+// The outcome of take().
 enum class take_result { frame, stopped, timed_out };
 
 class inbox {
@@ -105,7 +105,7 @@ private:
     bool is_waiting_ = false;   // the R thread is blocked in take()
     bool is_stopping_ = false;  // a stop was requested
     bool is_exiting_ = false;   // take() returned false; exit is under way
-    bool is_retiring_ = false;  // an exit frame is queued, not obeyed
+    bool is_retiring_ = false;  // asked to retire: exit frames queue
     int exit_status_ = 0;
     std::string r_tempdir_;
     nng_aio* grace_aio_ = nullptr;
