@@ -112,7 +112,7 @@ Rcpp::RObject handle::value() const
     session::current().require_r_thread("collect task");
     detail::release_deferred_objects();
     if (cache_->object == nullptr) {
-        state.wait();
+        wait();
         Rcpp::RObject result = decode_result(state);
         cache_->store(result);
     }
@@ -127,7 +127,7 @@ bool handle::is_error() const
 int handle::error_code() const
 {
     const detail::task_state& state = checked_state("read error code");
-    state.wait();
+    wait();
     return state.status();
 }
 

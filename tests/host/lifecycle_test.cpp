@@ -281,7 +281,14 @@ TEST_CASE("interrupt ends a wait and the handle still resolves",
     mh::handle h = mh::mirai("Sys.sleep(1); 7L");
 
     std::thread interrupter = interrupt_later(200);
-    CHECK_THROWS_AS(h.wait(), mh::interrupted);
+    SECTION("wait")
+    {
+        CHECK_THROWS_AS(h.wait(), mh::interrupted);
+    }
+    SECTION("get")
+    {
+        CHECK_THROWS_WITH(h.get<int>(), Catch::Contains("interrupted"));
+    }
     interrupter.join();
     CHECK(h.unresolved());
     h.wait();
