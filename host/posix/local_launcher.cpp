@@ -78,6 +78,9 @@ std::string process_start_time(pid_t pid)
 // True when the owner file in dir names a process that no longer runs.
 // A directory without a readable owner file is never stale: it may be
 // one that another host is still setting up.
+// Limitation: a host in another PID namespace that shares this $TMPDIR
+// (a container mounting the same /tmp) looks dead from here, so its
+// directory would be removed. Per-namespace TMPDIRs avoid it.
 bool is_stale(const std::string& dir)
 {
     std::ifstream in(dir + "/owner");
