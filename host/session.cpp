@@ -44,6 +44,7 @@ session::~session()
 {
     profiles_->reset_all();
     detail::release_deferred_objects();
+    remove_interrupt_handler();
     current_session = nullptr;
 }
 

@@ -44,7 +44,8 @@ struct session_options {
 // The session installs a SIGINT handler for the process, so that Ctrl-C
 // interrupts the R code running in the host (and wakes waits on tasks)
 // instead of killing the process. An interrupt that arrives while no R
-// evaluation runs is not kept for the next one.
+// evaluation runs is not kept for the next one. The destructor puts back
+// the SIGINT handler that was there before.
 class session {
 public:
     explicit session(const session_options& options = {});
@@ -100,6 +101,7 @@ public:
 
 private:
     void install_interrupt_handler();
+    void remove_interrupt_handler() noexcept;
 
     std::unique_ptr<RInside> r_;
     std::thread::id r_thread_;

@@ -27,6 +27,7 @@ namespace {
 std::atomic<std::uint64_t> interrupt_counter{0};
 std::atomic<int> evaluation_depth{0};
 pthread_t r_thread_handle;
+struct sigaction previous_action; // restored when the session ends
 
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free,
               "the SIGINT handler needs a lock-free counter");
@@ -121,7 +122,7 @@ void session::install_interrupt_handler()
     action.sa_handler = on_interrupt_signal;
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0; // no SA_RESTART: R's blocked call must fail
-    if (sigaction(SIGINT, &action, nullptr) != 0) {
+    if (sigaction(SIGINT, &action, &previous_action) != 0) {
         throw error(std::string("install SIGINT handler: ") +
                     std::strerror(errno));
     }
@@ -129,6 +130,11 @@ void session::install_interrupt_handler()
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+void session::remove_interrupt_handler() noexcept
+{
+    sigaction(SIGINT, &previous_action, nullptr);
 }
 
 void session::interrupt() noexcept

@@ -8,6 +8,7 @@
 //   orphan             start 2 daemons busy with long tasks, one task
 //                      having started a background child, then sleep
 //   reset              daemons(1) then daemons(0), then exit
+//   ended              create and destroy a session, then sleep
 #include "host/mirai.hpp"
 
 #include <unistd.h>
@@ -105,6 +106,12 @@ int main(int argc, char** argv)
     std::string mode = argc > 1 ? argv[1] : "";
     std::string code = argc > 2 ? argv[2] : "";
     try {
+        if (mode == "ended") {
+            { mh::session ended; }
+            say("ready");
+            std::this_thread::sleep_for(std::chrono::seconds(30));
+            return 1;
+        }
         mh::session s;
         if (mode == "sync-task") {
             return run_sync_task(code);

@@ -147,7 +147,7 @@ int program_runner::wait_exit(int timeout_ms)
             kill(pid_, SIGKILL);
             waitpid(pid_, &status, 0);
             is_reaped_ = true;
-            return -1;
+            return -2;
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }

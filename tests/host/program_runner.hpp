@@ -34,8 +34,8 @@ public:
     std::string read_value(const std::string& key, int timeout_ms);
 
     // Wait up to timeout_ms for the program to exit and return its exit
-    // status. Returns -1 when a signal ended it, or when it still runs
-    // after timeout_ms, in which case it is killed.
+    // status. Returns -1 when a signal ended it, and -2 when it still
+    // runs after timeout_ms, in which case it is killed.
     int wait_exit(int timeout_ms);
 
     // Also kill and reap pid at destruction (an adopted daemon).

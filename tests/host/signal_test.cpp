@@ -118,6 +118,17 @@ TEST_CASE("SIGINT ends a wait and the task still resolves",
     CHECK(run.wait_exit(10000) == 0);
 }
 
+TEST_CASE("SIGINT kills the process again once the session ends",
+    "[host][r][signal]")
+{
+    temp_dir tmp;
+    program_runner run(program, {"ended"}, tmp.path());
+    REQUIRE(run.read_value("ready", 30000) == "ready");
+
+    kill(run.pid(), SIGINT);
+    CHECK(run.wait_exit(5000) == -1);
+}
+
 TEST_CASE("daemons and task children end when the host is killed",
     "[host][r][signal][slow]")
 {
