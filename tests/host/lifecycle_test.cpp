@@ -211,6 +211,7 @@ TEST_CASE("daemons(0) ends busy daemons and removes the private directory",
     mh::handle busy = mh::mirai(
         "repeat tryCatch(Sys.sleep(30), interrupt = function(e) NULL)");
     REQUIRE(eventually([] { return mh::status().executing == 2; }, 5000));
+    pause_ms(300); // let both daemons enter their tasks' R code
     REQUIRE(path_exists(dir));
     REQUIRE_FALSE(is_gone(std::stoi(child)));
 
