@@ -11,6 +11,8 @@
 
 #include <RInside.h>
 #include <R_ext/Parse.h>
+#include <nng/nng.h>
+#include <nng/protocol/pair1/pair.h>
 
 #include <pthread.h>
 #include <signal.h>
@@ -112,10 +114,31 @@ SEXP evaluate_function()
     return function;
 }
 
+// NNG 1.5.2 starts its thread pools when the first socket opens, and new
+// threads inherit the signal mask of the thread that starts them. Opening
+// a socket here with SIGINT blocked keeps every NNG thread from receiving
+// a Ctrl-C, so it never interrupts a system call NNG is in. An NNG already
+// started by the application keeps its threads as they are, and the
+// handler forwards a SIGINT that lands on one of them.
+void start_nng_without_interrupts()
+{
+    sigset_t set;
+    sigset_t previous;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, &previous);
+    nng_socket socket;
+    if (nng_pair1_open(&socket) == 0) {
+        nng_close(socket);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
 } // namespace
 
 void session::install_interrupt_handler()
 {
+    start_nng_without_interrupts();
     r_thread_handle = pthread_self();
     struct sigaction action;
     std::memset(&action, 0, sizeof(action));
