@@ -1,8 +1,8 @@
 // Restoring the daemon's R between tasks (--cleanup true): the global
 // environment, the search path and options() go back to how they were
 // after start-up and the last setup task, so one task cannot change the
-// state the next one starts from. .Random.seed is left alone, so that tasks do not all
-// draw the same random numbers.
+// state the next one starts from. .Random.seed is left alone, so that
+// tasks do not all draw the same random numbers.
 #pragma once
 
 #include "sync/r.hpp"
