@@ -11,8 +11,9 @@ namespace detail {
 namespace {
 
 // Bindings are kept by reference, so a snapshot copies no data. Each
-// detach and the options reset run under try(), so one entry that cannot
-// be restored does not stop the others.
+// removal, assignment, detach and options reset runs under try(), so one
+// entry that cannot be restored (a locked binding) does not stop the
+// others.
 const char* const state_source = R"R_SOURCE(
 list(
 snapshot = function() {
@@ -23,8 +24,10 @@ snapshot = function() {
 restore = function(saved) {
     now <- ls(.GlobalEnv, all.names = TRUE)
     extra <- setdiff(now, c(names(saved$globals), ".Random.seed"))
-    rm(list = extra, envir = .GlobalEnv)
-    list2env(saved$globals, envir = .GlobalEnv)
+    try(rm(list = extra, envir = .GlobalEnv), silent = TRUE)
+    for (name in names(saved$globals))
+        try(assign(name, saved$globals[[name]], envir = .GlobalEnv),
+            silent = TRUE)
     for (name in rev(setdiff(search(), saved$search))) {
         pos <- match(name, search())
         if (!is.na(pos))
