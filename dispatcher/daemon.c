@@ -101,6 +101,10 @@ dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon)
         daemon->cancel_to_send = 0;
         dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
     }
+    if (daemon->is_retiring) {
+        dsp__list_remove(&daemon->idle_node);
+        return;
+    }
     send_setups_locked(d, daemon);
 
     bool is_ready = !daemon->is_closing && daemon->task == NULL &&
@@ -155,7 +159,11 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
     dsp__list_remove(&daemon->connected_node);
     if (daemon->has_hello) {
         d->stats.connections--;
-        if (!d->is_closing) {
+        if (daemon->is_retiring && daemon->task == NULL) {
+            dsp_log(DSP_LOG_INFO, "DSP-DAEMON-RETIRED",
+                "retire daemon %u (pid %" PRIu64 "): pipe %u closed",
+                daemon->number, daemon->pid, nng_pipe_id(pipe));
+        } else if (!d->is_closing) {
             d->stats.daemons_lost++;
             dsp_log(DSP_LOG_NOTICE, "DSP-DAEMON-LOST",
                 "lose daemon %u (pid %" PRIu64 "): pipe %u closed",
@@ -241,6 +249,25 @@ handle_result_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
     dsp__daemon_pump_locked(d, daemon);
 }
 
+/*
+ * A daemon that reached one of its limits sends an exit frame and waits
+ * for one back. It gets no further task or setup; a task already sent
+ * to it still runs, and its result arrives before the daemon leaves.
+ */
+static void
+handle_retire_locked(dsp_dispatcher *d, dsp_daemon *daemon)
+{
+    if (daemon->is_retiring) {
+        return;
+    }
+    daemon->is_retiring = true;
+    dsp__list_remove(&daemon->idle_node);
+    dsp_log(DSP_LOG_INFO, "DSP-DAEMON-RETIRE",
+        "retire daemon %u (pid %" PRIu64 "): requested by the daemon",
+        daemon->number, daemon->pid);
+    dsp__send_control_locked(d, daemon, DSP_FRAME_EXIT, 0);
+}
+
 /* Check a frame's header against what this peer may send now. */
 static bool
 check_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
@@ -304,6 +331,9 @@ handle_frame_locked(dsp_dispatcher *d, nng_msg *msg, dsp__batch *batch)
         if (dsp__window_ack(daemon, DSP_FRAME_CANCEL, hdr.task_id)) {
             dsp__daemon_pump_locked(d, daemon);
         }
+        break;
+    case DSP_FRAME_EXIT:
+        handle_retire_locked(d, daemon);
         break;
     default:
         reject_locked(d, daemon, "unexpected frame type %u from a daemon",

@@ -41,7 +41,9 @@ enum dsp_frame_type {
      */
     DSP_FRAME_CANCEL = 3,
     DSP_FRAME_SETUP = 4,  /* both ways: an everywhere() task and its ack */
-    DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now */
+    DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now; daemon to
+                             dispatcher: retire me (a limit was reached),
+                             answered with an exit frame */
     DSP_FRAME_HELLO = 6   /* daemon to dispatcher: first frame, its pid */
 };
 

@@ -51,16 +51,21 @@ int daemons(int n, const daemons_options& options)
     return p.start_local(n, options);
 }
 
-void launch_local(int n, const std::string& profile)
+int launch_local(int n, const std::string& profile)
 {
     session& s = session::current();
-    s.require_r_thread("launch daemons");
+    s.require_r_thread("add daemons");
     if (n < 1) {
-        throw error("launch daemons for profile '" + profile +
+        throw error("add daemons to profile '" + profile +
                     "': expected a count of 1 or more, got " +
                     std::to_string(n));
     }
-    s.profiles().get(profile).launch_more(n);
+    detail::profile* p = s.profiles().find(profile);
+    if (p == nullptr) {
+        throw error("add daemons to profile '" + profile +
+                    "': no daemons set: call daemons(n) first");
+    }
+    return p->add_local(n);
 }
 
 void reset_all_daemons()

@@ -12,6 +12,21 @@ namespace host {
 // The default compute profile's name.
 inline const std::string default_profile = "default";
 
+// The response of a daemon to a closed connection to the host (the host
+// exits or dies, or the network drops).
+enum class autoexit_mode {
+    // Interrupt the running task and exit; a daemon whose R ignores the
+    // interrupt is ended 200 ms later. mirai's autoexit = TRUE.
+    immediate,
+    // Let the running task finish (its result is lost), then exit.
+    // mirai's autoexit = NA.
+    finish,
+    // Stay and keep redialing the same URL, so that a new host listening
+    // there gets the daemon. Only an exit frame (daemons(0)) or a signal
+    // ends it. mirai's autoexit = FALSE.
+    never
+};
+
 struct daemons_options {
     // The compute profile to set. Each profile has its own daemons.
     std::string profile = default_profile;
@@ -35,6 +50,24 @@ struct daemons_options {
     // default, as a task that kills its daemon would otherwise run again.
     // task_options::retries overrides it per task.
     int retries = 0;
+    // See autoexit_mode.
+    autoexit_mode autoexit = autoexit_mode::immediate;
+    // Restore each daemon's global environment, search path (attached
+    // packages) and options() after every task. Setup tasks (everywhere)
+    // are exempt: what they set stays.
+    bool cleanup = true;
+    // Forward the daemons' stdout and stderr to the host's; by default
+    // they go to /dev/null.
+    bool output = false;
+    // A daemon exits (status 1) after this many milliseconds without a
+    // task; 0 for no limit.
+    int idletime_ms = 0;
+    // A daemon exits (status 2) once this many milliseconds have passed
+    // since it started, checked between tasks; 0 for no limit.
+    int walltime_ms = 0;
+    // A daemon exits (status 3) after this many tasks; 0 for no limit.
+    // The dispatcher sends it nothing more once the last one is done.
+    int maxtasks = 0;
 };
 
 // Set the daemons of a profile. n > 0 starts a dispatcher and n local
@@ -46,11 +79,14 @@ struct daemons_options {
 // Throws error for a negative n. R thread only.
 int daemons(int n, const daemons_options& options = {});
 
-// Start n more local daemons for a profile whose daemons are running,
-// without resetting it: they dial its dispatcher and take tasks once
-// connected (status().connections counts them). Returns at once. Throws
-// error for n < 1 or a profile without local daemons. R thread only.
-void launch_local(int n, const std::string& profile = default_profile);
+// Add n local daemons to a profile that already has daemons (set by
+// daemons(n)), without resetting it: running tasks and queued tasks stay.
+// The new daemons get the options the profile was set with. Returns once
+// the n daemons have connected, with the number of daemons connected now.
+// Throws error for n < 1, for a profile without daemons or in sync mode,
+// and when the daemons do not connect within the profile's connect
+// timeout. R thread only.
+int launch_local(int n, const std::string& profile = default_profile);
 
 // Reset every profile, as daemons(0) on each.
 void reset_all_daemons();

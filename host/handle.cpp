@@ -17,6 +17,9 @@ namespace host {
 
 namespace {
 
+// How often a wait checks for an interrupt.
+constexpr long interrupt_poll_ms = 20;
+
 std::string attribute_string(SEXP object, const char* name)
 {
     SEXP value = Rf_getAttrib(object, Rf_install(name));
@@ -79,9 +82,18 @@ bool handle::unresolved() const
     return !checked_state("poll task").is_resolved();
 }
 
+// Waits in short slices so that session::interrupt() or SIGINT can end
+// the wait; the task itself carries on.
 void handle::wait() const
 {
-    checked_state("wait for task").wait();
+    const detail::task_state& state = checked_state("wait for task");
+    std::uint64_t generation = session::interrupt_generation();
+    while (!state.wait_for_ms(interrupt_poll_ms)) {
+        if (session::interrupt_generation() != generation) {
+            throw interrupted("wait for task " + std::to_string(state.id) +
+                              ": interrupted");
+        }
+    }
 }
 
 bool handle::wait_for(long timeout_ms) const
@@ -100,7 +112,7 @@ Rcpp::RObject handle::value() const
     session::current().require_r_thread("collect task");
     detail::release_deferred_objects();
     if (cache_->object == nullptr) {
-        state.wait();
+        wait();
         Rcpp::RObject result = decode_result(state);
         cache_->store(result);
     }
@@ -115,7 +127,7 @@ bool handle::is_error() const
 int handle::error_code() const
 {
     const detail::task_state& state = checked_state("read error code");
-    state.wait();
+    wait();
     return state.status();
 }
 

@@ -23,7 +23,9 @@ public:
     // True until the task has a result. Any thread.
     bool unresolved() const;
 
-    // Block until the task has a result. Any thread.
+    // Block until the task has a result. Any thread. Throws interrupted
+    // (host/session.hpp) when session::interrupt() or SIGINT arrives
+    // first; the handle stays valid and the task still resolves.
     void wait() const;
 
     // Block for at most timeout_ms; true when the task is resolved.
@@ -32,6 +34,8 @@ public:
     // Wait, then return the result as an R object: the value, a
     // miraiError for an R error, a miraiInterrupt, or an errorValue
     // (5 timed out, 19 connection reset, 20 cancelled). R thread only.
+    // Like wait(), this and the other waiting calls below throw
+    // interrupted on session::interrupt() or SIGINT.
     Rcpp::RObject value() const;
 
     // Wait, then convert the value with Rcpp::as<T>. Throws task_error

@@ -4,6 +4,7 @@
 
 #include "host/detail/value_cache.hpp"
 #include "host/error.hpp"
+#include "host/session.hpp"
 #include "sync/evaluator.hpp"
 #include "sync/serialize.hpp"
 
@@ -135,6 +136,7 @@ void profile::require_dispatcher(const char* operation) const
 
 handle profile::evaluate_here(SEXP task)
 {
+    session::evaluation_scope interruptible;
     sync::evaluation result =
         sync::evaluate(VECTOR_ELT(task, 0), VECTOR_ELT(task, 1));
     auto state = std::make_shared<task_state>(signal_);

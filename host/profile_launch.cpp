@@ -5,6 +5,7 @@
 #include "host/error.hpp"
 
 #include <chrono>
+#include <thread>
 
 namespace mirai {
 namespace host {
@@ -68,10 +69,104 @@ void wait_for_daemons(dsp_dispatcher* dispatcher, local_launcher& launcher,
     }
 }
 
+const char* autoexit_text(autoexit_mode mode)
+{
+    switch (mode) {
+    case autoexit_mode::finish:
+        return "finish";
+    case autoexit_mode::never:
+        return "false";
+    case autoexit_mode::immediate:
+        break;
+    }
+    return "true";
+}
+
+void check_limit(const std::string& profile, const char* name, int value)
+{
+    if (value < 0) {
+        throw error("set daemons for profile '" + profile + "': " + name +
+                    ": expected 0 (no limit) or more, got " +
+                    std::to_string(value));
+    }
+}
+
+// The mirai-daemon command line for options, after the URL.
+daemon_settings make_settings(const daemons_options& options)
+{
+    check_limit(options.profile, "idletime_ms", options.idletime_ms);
+    check_limit(options.profile, "walltime_ms", options.walltime_ms);
+    check_limit(options.profile, "maxtasks", options.maxtasks);
+    daemon_settings settings;
+    settings.output = options.output;
+    settings.args = {"--autoexit", autoexit_text(options.autoexit),
+                     "--cleanup", options.cleanup ? "true" : "false"};
+    auto add = [&](const char* flag, int value) {
+        if (value > 0) {
+            settings.args.push_back(flag);
+            settings.args.push_back(std::to_string(value));
+        }
+    };
+    add("--idletime", options.idletime_ms);
+    add("--walltime", options.walltime_ms);
+    add("--maxtasks", options.maxtasks);
+    return settings;
+}
+
+// Wait until count more daemons than before have sent their hello.
+// Retired daemons leave the connection count, so count hellos instead.
+void wait_for_new_daemons(dsp_dispatcher* dispatcher,
+                          local_launcher& launcher, std::uint64_t seen,
+                          int count, int timeout_ms, const std::string& name)
+{
+    auto deadline = std::chrono::steady_clock::now() +
+                    std::chrono::milliseconds(timeout_ms);
+    while (true) {
+        dsp_stats stats;
+        dsp_dispatcher_stats(dispatcher, &stats);
+        std::uint64_t arrived = stats.daemons_seen - seen;
+        if (arrived >= static_cast<std::uint64_t>(count)) {
+            return;
+        }
+        launcher.reap_exited();
+        if (std::chrono::steady_clock::now() >= deadline) {
+            throw error("add daemons to profile '" + name + "': " +
+                        std::to_string(arrived) + " of " +
+                        std::to_string(count) + " daemons connected within " +
+                        std::to_string(timeout_ms) + " ms");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+}
+
 } // namespace
+
+// Only the R thread changes the fields read here, and this runs on it, so
+// no lock is held while the daemons start.
+int profile::add_local(int n)
+{
+    if (sync_ || dispatcher_ == nullptr || !launcher_) {
+        throw error("add daemons to profile '" + name_ + "': " +
+                    (sync_ ? "the profile is in sync mode"
+                           : "no daemons set: call daemons(n) first"));
+    }
+    // Reap daemons that died since the last call, so none stays a zombie.
+    launcher_->reap_exited();
+    dsp_stats before;
+    dsp_dispatcher_stats(dispatcher_, &before);
+    for (int i = 0; i < n; i++) {
+        launcher_->spawn(url_);
+    }
+    wait_for_new_daemons(dispatcher_, *launcher_, before.daemons_seen, n,
+                         connect_timeout_ms_, name_);
+    dsp_stats after;
+    dsp_dispatcher_stats(dispatcher_, &after);
+    return static_cast<int>(after.connections);
+}
 
 int profile::start_local(int n, const daemons_options& options)
 {
+    daemon_settings settings = make_settings(options);
     reset();
     auto dir = std::make_unique<private_dir>();
     std::string url = options.url;
@@ -82,7 +177,8 @@ int profile::start_local(int n, const daemons_options& options)
     dsp_dispatcher* dispatcher = open_dispatcher(url, bound);
     dsp_dispatcher_set_queue_budget(
         dispatcher, static_cast<std::uint64_t>(options.memory_mb) << 20);
-    auto launcher = std::make_unique<local_launcher>(dir->path());
+    auto launcher =
+        std::make_unique<local_launcher>(dir->path(), std::move(settings));
     try {
         for (int i = 0; i < n; i++) {
             launcher->spawn(bound);
@@ -104,20 +200,8 @@ int profile::start_local(int n, const daemons_options& options)
     retries_ = options.retries;
     launcher_ = std::move(launcher);
     dir_ = std::move(dir);
+    connect_timeout_ms_ = options.connect_timeout_ms;
     return n;
-}
-
-void profile::launch_more(int n)
-{
-    if (!launcher_) {
-        throw error("launch daemons for profile '" + name_ +
-                    "': no local daemons set: call daemons(n) first");
-    }
-    // Reap daemons that died since the last call, so none stays a zombie.
-    launcher_->reap_exited();
-    for (int i = 0; i < n; i++) {
-        launcher_->spawn(url_);
-    }
 }
 
 profile_registry::profile_registry()

@@ -33,6 +33,7 @@ session::session(const session_options& options)
     r_ = std::make_unique<RInside>(0, nullptr, true, false,
                                    options.interactive);
     sync::install_r_support();
+    install_interrupt_handler();
     profiles_ = std::make_unique<detail::profile_registry>();
     current_session = this;
     dsp_log(DSP_LOG_INFO, "HOST-R-INIT", "start host R: interactive %s",
@@ -43,6 +44,7 @@ session::~session()
 {
     profiles_->reset_all();
     detail::release_deferred_objects();
+    remove_interrupt_handler();
     current_session = nullptr;
 }
 

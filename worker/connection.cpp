@@ -35,9 +35,23 @@ void check(int rv, const char* operation)
     }
 }
 
+// A hello frame: the header and this process's pid.
+int make_hello(nng_msg** msg)
+{
+    int rv = nng_msg_alloc(msg, DSP_HEADER_SIZE + 8);
+    if (rv != 0) {
+        return rv;
+    }
+    unsigned char* body = static_cast<unsigned char*>(nng_msg_body(*msg));
+    dsp_wire_encode(body, DSP_FRAME_HELLO, 0, 0, 8);
+    dsp__put_u64(body + DSP_HEADER_SIZE, static_cast<uint64_t>(getpid()));
+    return 0;
+}
+
 } // namespace
 
-connection::connection(inbox& box) : box_(box)
+connection::connection(inbox& box, autoexit_mode mode)
+    : box_(box), mode_(mode)
 {
     check(nng_pair1_open(&socket_), "open pair1 socket");
     // Room for cancel acknowledgements, which are sent without blocking
@@ -46,7 +60,14 @@ connection::connection(inbox& box) : box_(box)
         "set send buffer");
     int rv = nng_aio_alloc(&recv_aio_, on_receive, this);
     if (rv == 0) {
+        rv = nng_aio_alloc(&hello_aio_, on_hello_sent, this);
+    }
+    if (rv == 0) {
         rv = nng_pipe_notify(socket_, NNG_PIPE_EV_ADD_PRE, on_pipe_event,
+            this);
+    }
+    if (rv == 0) {
+        rv = nng_pipe_notify(socket_, NNG_PIPE_EV_ADD_POST, on_pipe_event,
             this);
     }
     if (rv == 0) {
@@ -55,7 +76,12 @@ connection::connection(inbox& box) : box_(box)
     }
     if (rv != 0) {
         nng_close(socket_);
-        nng_aio_free(recv_aio_);
+        if (recv_aio_ != nullptr) {
+            nng_aio_free(recv_aio_);
+        }
+        if (hello_aio_ != nullptr) {
+            nng_aio_free(hello_aio_);
+        }
         check(rv, "set up pair1 socket");
     }
 }
@@ -70,9 +96,8 @@ connection::~connection()
         nng_aio_stop(recv_aio_);
     }
     nng_close(socket_);
-    if (recv_aio_ != nullptr) {
-        nng_aio_free(recv_aio_);
-    }
+    nng_aio_free(recv_aio_);
+    nng_aio_free(hello_aio_);
 }
 
 void connection::dial(const std::string& url, int timeout_ms)
@@ -97,11 +122,17 @@ void connection::dial(const std::string& url, int timeout_ms)
             std::min<clock::duration>(dial_retry_interval, deadline - now));
     }
 
-    // The dialer would redial after the pipe closes; the daemon exits then
-    // instead, so push the next attempt far out. on_pipe_event also
-    // rejects any second pipe in case one is made before the exit.
-    nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMAXT, 0);
-    nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMINT, 3600 * 1000);
+    // The dialer redials after the pipe closes. A daemon that does not
+    // stay for the next host exits then instead, so its next attempt is
+    // pushed far out. on_pipe_event also rejects a second pipe made
+    // before the exit.
+    if (mode_ == autoexit_mode::never) {
+        nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMAXT, 1000);
+        nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMINT, 100);
+    } else {
+        nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMAXT, 0);
+        nng_dialer_set_ms(dialer_, NNG_OPT_RECONNMINT, 3600 * 1000);
+    }
     dsp_log(DSP_LOG_INFO, "WORKER-CONNECTED", "connect to '%s': connected",
         url.c_str());
 }
@@ -116,18 +147,73 @@ void connection::on_pipe_event(nng_pipe pipe, nng_pipe_ev event, void* arg)
     connection* self = static_cast<connection*>(arg);
     int id = nng_pipe_id(pipe);
 
+    bool may_reconnect = self->mode_ == autoexit_mode::never;
     if (event == NNG_PIPE_EV_ADD_PRE) {
         int expected = -1;
-        if (!self->pipe_id_.compare_exchange_strong(expected, id)) {
+        bool is_first = self->connections_.load() == 0;
+        if ((!is_first && !may_reconnect) ||
+            !self->pipe_id_.compare_exchange_strong(expected, id)) {
             nng_pipe_close(pipe);
+            return;
         }
+        self->connections_++;
         return;
     }
-    if (event == NNG_PIPE_EV_REM_POST && id == self->pipe_id_.load()) {
-        dsp_log(DSP_LOG_NOTICE, "WORKER-CONNECTION-LOST",
-            "receive from '%s': connection closed by the dispatcher",
-            self->url_.c_str());
-        self->box_.request_stop(0, "connection to the dispatcher closed");
+    if (event == NNG_PIPE_EV_ADD_POST && id == self->pipe_id_.load() &&
+        self->connections_.load() > 1) {
+        // The first hello waits for R; later ones go out at once.
+        dsp_log(DSP_LOG_NOTICE, "WORKER-RECONNECTED",
+            "connect to '%s': connected again", self->url_.c_str());
+        self->send_hello_async();
+        return;
+    }
+    if (event == NNG_PIPE_EV_REM_POST) {
+        int expected = id;
+        if (self->pipe_id_.compare_exchange_strong(expected, -1)) {
+            self->handle_pipe_closed();
+        }
+    }
+}
+
+void connection::handle_pipe_closed()
+{
+    dsp_log(DSP_LOG_NOTICE, "WORKER-CONNECTION-LOST",
+        "receive from '%s': connection closed by the dispatcher%s",
+        url_.c_str(), mode_ == autoexit_mode::never ? ", redialing" : "");
+    if (mode_ == autoexit_mode::immediate) {
+        box_.request_stop(exit_normal, "connection to the dispatcher closed");
+    } else if (mode_ == autoexit_mode::finish) {
+        box_.request_finish(exit_normal,
+            "connection to the dispatcher closed, the running task "
+            "finishes first");
+    }
+}
+
+void connection::send_hello_async()
+{
+    nng_msg* msg;
+    int rv = make_hello(&msg);
+    if (rv != 0) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
+            "send hello to '%s': %s", url_.c_str(), nng_strerror(rv));
+        return;
+    }
+    nng_aio_set_msg(hello_aio_, msg);
+    nng_send_aio(socket_, hello_aio_);
+}
+
+void connection::on_hello_sent(void* arg)
+{
+    connection* self = static_cast<connection*>(arg);
+    int rv = nng_aio_result(self->hello_aio_);
+    if (rv != 0) {
+        nng_msg_free(nng_aio_get_msg(self->hello_aio_));
+        nng_aio_set_msg(self->hello_aio_, nullptr);
+        if (rv != NNG_ECLOSED) {
+            dsp_log(DSP_LOG_WARN, "WORKER-SEND-FAILED",
+                "send hello to '%s': %s", self->url_.c_str(),
+                nng_strerror(rv));
+        }
     }
 }
 
@@ -162,7 +248,7 @@ void connection::handle_frame(nng_msg* msg)
             "receive frame from '%s': unexpected frame type %u for a daemon",
             url_.c_str(), (unsigned) header.type);
         nng_msg_free(msg);
-        box_.request_stop(1, "invalid frame");
+        box_.request_stop(exit_failure, "invalid frame");
         return;
     }
     if (status != DSP_WIRE_OK) {
@@ -170,21 +256,22 @@ void connection::handle_frame(nng_msg* msg)
             "receive frame from '%s': %s", url_.c_str(),
             dsp_wire_strerror(status));
         nng_msg_free(msg);
-        box_.request_stop(1, "invalid frame");
+        box_.request_stop(exit_failure, "invalid frame");
         return;
     }
 
     switch (header.type) {
     case DSP_FRAME_TASK:
     case DSP_FRAME_SETUP:
-        box_.push(inbound_frame{header, msg, false});
+        box_.push(inbound_frame{header, msg, false,
+            nng_pipe_id(nng_msg_get_pipe(msg))});
         return;
     case DSP_FRAME_CANCEL:
         box_.cancel(header.task_id);
         acknowledge_cancel(header.task_id);
         break;
     case DSP_FRAME_EXIT:
-        box_.request_stop(0, "exit frame received");
+        box_.push_exit();
         break;
     }
     nng_msg_free(msg);
@@ -224,15 +311,28 @@ void connection::acknowledge_cancel(std::uint64_t task_id)
 bool connection::send_hello()
 {
     nng_msg* msg;
-    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + 8);
+    int rv = make_hello(&msg);
     if (rv != 0) {
         dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
             "send hello to '%s': %s", url_.c_str(), nng_strerror(rv));
         return false;
     }
-    unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
-    dsp_wire_encode(body, DSP_FRAME_HELLO, 0, 0, 8);
-    dsp__put_u64(body + DSP_HEADER_SIZE, static_cast<uint64_t>(getpid()));
+    return send(msg);
+}
+
+// A daemon sends an exit frame to retire, and the dispatcher replies
+// with one.
+bool connection::send_retire()
+{
+    nng_msg* msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE);
+    if (rv != 0) {
+        dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
+            "send retire notice to '%s': %s", url_.c_str(), nng_strerror(rv));
+        return false;
+    }
+    dsp_wire_encode(static_cast<unsigned char*>(nng_msg_body(msg)),
+        DSP_FRAME_EXIT, 0, 0, 0);
     return send(msg);
 }
 

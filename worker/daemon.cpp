@@ -8,13 +8,17 @@
 #include "sync/conditions.hpp"
 #include "sync/evaluator.hpp"
 #include "sync/serialize.hpp"
+#include "worker/detail/cleanup.hpp"
 #include "worker/detail/connection.hpp"
 #include "worker/detail/inbox.hpp"
+#include "worker/detail/limits.hpp"
+#include "worker/detail/process_group.hpp"
 #include "worker/detail/r_interrupt.hpp"
 
 #include <RInside.h>
 #include <nng/nng.h>
 
+#include <chrono>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -29,6 +33,13 @@ namespace {
 using detail::connection;
 using detail::inbound_frame;
 using detail::inbox;
+using detail::r_state_keeper;
+using detail::take_result;
+using detail::task_limits;
+
+// How long a retiring daemon waits for the dispatcher's exit frame,
+// running any task that was already on its way, before exiting anyway.
+constexpr std::chrono::seconds retire_timeout(5);
 
 // Build a frame whose payload is object serialized in place. Throws
 // std::runtime_error when R cannot serialize it or NNG cannot allocate.
@@ -99,31 +110,115 @@ sync::evaluation evaluate_frame(const inbound_frame& frame)
     return result;
 }
 
-// Take frames until a stop is requested. Returns the exit status.
-int serve(inbox& box, connection& conn)
+// Send the reply to frame unless no peer can use it. That is the case
+// after an exit frame, after a lost connection, and on a new connection
+// (autoexit 'false'), whose dispatcher does not know the task.
+void send_reply(inbox& box, connection& conn, const inbound_frame& frame,
+    const sync::evaluation& result)
 {
-    inbound_frame frame;
-    while (box.take(frame)) {
-        std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
-            nng_msg_free);
-        sync::evaluation result = evaluate_frame(frame);
-        box.finish();
-        request.reset(); // the task's bytes are no longer needed
-
-        // After an exit frame or a lost connection nobody reads the reply.
-        if (box.is_stop_requested()) {
-            continue;
-        }
-        nng_msg* reply = encode_reply(frame, result);
-        if (reply == nullptr) {
-            // The task cannot resolve through this daemon; closing the
-            // connection lets the dispatcher resolve it as lost.
-            box.request_stop(1, "a result could not be sent");
-            continue;
-        }
-        conn.send(reply);
+    if (box.is_stop_requested()) {
+        return;
     }
-    return box.exit_status();
+    if (frame.pipe_id != conn.pipe_id()) {
+        dsp_log(DSP_LOG_INFO, "WORKER-RESULT-DROPPED",
+            "send result of task %llu: its connection has closed",
+            (unsigned long long) frame.header.task_id);
+        return;
+    }
+    nng_msg* reply = encode_reply(frame, result);
+    if (reply == nullptr) {
+        // The task cannot resolve through this daemon; closing the
+        // connection lets the dispatcher resolve it as lost.
+        box.request_stop(exit_failure, "a result could not be sent");
+        return;
+    }
+    conn.send(reply);
+}
+
+// Evaluate one frame and reply. Task frames leave R as the last snapshot
+// found it (with --cleanup); setup frames make a new snapshot.
+void run_frame(inbox& box, connection& conn, const inbound_frame& frame,
+    r_state_keeper* keeper)
+{
+    std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
+        nng_msg_free);
+    sync::evaluation result = evaluate_frame(frame);
+    box.finish();
+    request.reset(); // the task's bytes are no longer needed
+
+    send_reply(box, conn, frame, result);
+    if (keeper == nullptr) {
+        return;
+    }
+    if (frame.header.type == DSP_FRAME_SETUP) {
+        keeper->snapshot();
+    } else {
+        keeper->restore();
+    }
+}
+
+// Ask the dispatcher to retire this daemon. Returns false when there is
+// no connection to ask, so the daemon may exit at once.
+bool retire(connection& conn, int status)
+{
+    dsp_log(DSP_LOG_INFO, "WORKER-RETIRE",
+        "retire daemon: %s reached, exit status %d",
+        status == exit_idletime ? "idletime" :
+        status == exit_walltime ? "walltime" : "maxtasks", status);
+    return conn.pipe_id() >= 0 && conn.send_retire();
+}
+
+// Take frames until a stop is requested or a limit retires the daemon.
+// Returns the exit status.
+int serve(inbox& box, connection& conn, const options& opts)
+{
+    task_limits limits(opts);
+    std::unique_ptr<r_state_keeper> keeper;
+    if (opts.cleanup) {
+        keeper = std::make_unique<r_state_keeper>();
+        keeper->snapshot();
+    }
+
+    int retire_status = exit_normal;
+    auto retire_deadline = task_limits::clock::time_point::max();
+    inbound_frame frame;
+    while (true) {
+        auto deadline = retire_status != exit_normal ? retire_deadline :
+            limits.wait_deadline();
+        take_result got = box.take(frame, deadline);
+        if (got == take_result::stopped) {
+            break;
+        }
+        if (got == take_result::timed_out && retire_status != exit_normal) {
+            dsp_log(DSP_LOG_WARN, "WORKER-RETIRE",
+                "retire daemon: no exit frame from the dispatcher within "
+                "%lld s, exiting", (long long) retire_timeout.count());
+            break;
+        }
+
+        int reached = exit_normal;
+        if (got == take_result::timed_out) {
+            reached = limits.status_at_deadline();
+        } else {
+            bool is_task = frame.header.type == DSP_FRAME_TASK;
+            run_frame(box, conn, frame, keeper.get());
+            if (is_task) {
+                reached = limits.finish_task();
+            } else {
+                limits.finish_setup();
+            }
+        }
+        if (reached != exit_normal && retire_status == exit_normal) {
+            retire_status = reached;
+            box.set_retiring();
+            if (!retire(conn, reached)) {
+                break;
+            }
+            retire_deadline = task_limits::clock::now() + retire_timeout;
+        }
+    }
+    int status = box.exit_status();
+    return status != exit_normal ? status : retire_status;
 }
 
 std::string r_tempdir()
@@ -139,12 +234,12 @@ int run_daemon(const options& opts, int argc, char** argv)
     dsp_log_set_sink(nullptr, nullptr, opts.log_level);
     try {
         inbox box(pthread_self());
-        connection conn(box);
+        connection conn(box, opts.autoexit);
         try {
             conn.dial(opts.url, opts.connect_timeout_ms);
         } catch (const std::exception& e) {
             dsp_log(DSP_LOG_ERROR, "WORKER-CONNECT-FAILED", "%s", e.what());
-            return 1;
+            return exit_failure;
         }
 
         RInside r(argc, argv, true, false, false);
@@ -153,13 +248,17 @@ int run_daemon(const options& opts, int argc, char** argv)
         detail::enable_interrupt_signal();
 
         if (!conn.send_hello()) {
-            return 1;
+            detail::end_process_group();
+            return exit_failure;
         }
         conn.start_receiving();
-        return serve(box, conn);
+        int status = serve(box, conn, opts);
+        detail::end_process_group();
+        return status;
     } catch (const std::exception& e) {
         dsp_log(DSP_LOG_ERROR, "WORKER-START-FAILED", "%s", e.what());
-        return 1;
+        detail::end_process_group();
+        return exit_failure;
     }
 }
 

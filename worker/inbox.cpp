@@ -4,6 +4,7 @@
 #include "worker/detail/inbox.hpp"
 
 #include "dispatcher/log.h"
+#include "worker/detail/process_group.hpp"
 #include "worker/detail/r_interrupt.hpp"
 
 #include <ftw.h>
@@ -53,7 +54,9 @@ inbox::~inbox()
         nng_aio_free(cancel_aio_);
     }
     for (inbound_frame& frame : queue_) {
-        nng_msg_free(frame.msg);
+        if (frame.msg != nullptr) {
+            nng_msg_free(frame.msg);
+        }
     }
 }
 
@@ -120,18 +123,60 @@ void inbox::on_cancel_repeat(void* arg)
     }
 }
 
+// Called with lock_ held, before any stop was requested.
+void inbox::stop_locked(int status, const char* reason)
+{
+    dsp_log(DSP_LOG_INFO, "WORKER-STOP", "stop daemon: %s, exit status %d",
+        reason, status);
+    is_stopping_ = true;
+    exit_status_ = status;
+    for (inbound_frame& frame : queue_) {
+        if (frame.msg != nullptr) {
+            nng_msg_free(frame.msg);
+        }
+    }
+    queue_.clear();
+    ready_.notify_one();
+}
+
+void inbox::set_retiring()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    is_retiring_ = true;
+}
+
+void inbox::push_exit()
+{
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        if (is_retiring_ && !is_stopping_) {
+            // A marker without a message: take() stops when it reaches it.
+            inbound_frame marker{};
+            marker.header.type = DSP_FRAME_EXIT;
+            queue_.push_back(marker);
+            ready_.notify_one();
+            return;
+        }
+    }
+    request_stop(0, "exit frame received");
+}
+
+void inbox::request_finish(int status, const char* reason)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (!is_stopping_) {
+        stop_locked(status, reason);
+    }
+}
+
 void inbox::request_stop(int status, const char* reason)
 {
     std::lock_guard<std::mutex> guard(lock_);
     if (is_stopping_) {
         return;
     }
-    dsp_log(DSP_LOG_INFO, "WORKER-STOP", "stop daemon: %s, exit status %d",
-        reason, status);
-    is_stopping_ = true;
-    exit_status_ = status;
+    stop_locked(status, reason);
     if (is_waiting_) {
-        ready_.notify_one();
         return;
     }
     if (is_running_) {
@@ -172,18 +217,35 @@ void inbox::on_grace_expired(void* arg)
         grace_ms);
     std::fflush(stdout);
     empty_tree(self->r_tempdir_);
+    end_process_group();
     _exit(self->exit_status_);
 }
 
-bool inbox::take(inbound_frame& frame)
+take_result inbox::take(inbound_frame& frame,
+    std::chrono::steady_clock::time_point deadline)
 {
     std::unique_lock<std::mutex> guard(lock_);
+    auto has_work = [this] { return is_stopping_ || !queue_.empty(); };
     is_waiting_ = true;
-    ready_.wait(guard, [this] { return is_stopping_ || !queue_.empty(); });
+    bool is_ready = true;
+    if (deadline == std::chrono::steady_clock::time_point::max()) {
+        ready_.wait(guard, has_work);
+    } else {
+        is_ready = ready_.wait_until(guard, deadline, has_work);
+    }
     is_waiting_ = false;
     if (is_stopping_) {
         is_exiting_ = true;
-        return false;
+        return take_result::stopped;
+    }
+    if (!is_ready) {
+        return take_result::timed_out;
+    }
+    if (queue_.front().header.type == DSP_FRAME_EXIT) {
+        queue_.pop_front();
+        stop_locked(0, "exit frame received after retiring");
+        is_exiting_ = true;
+        return take_result::stopped;
     }
 
     frame = queue_.front();
@@ -192,7 +254,7 @@ bool inbox::take(inbound_frame& frame)
     is_running_ = true;
     cancelling_id_ = 0;
     clear_interrupt();
-    return true;
+    return take_result::frame;
 }
 
 void inbox::finish()

@@ -16,7 +16,7 @@ int main(int argc, char** argv)
     } catch (const option_error& e) {
         std::fprintf(stderr, "mirai-daemon: %s\n"
             "Try 'mirai-daemon --help' for more information.\n", e.what());
-        return 2;
+        return exit_usage;
     }
     if (opts.show_help) {
         std::fputs(usage_text().c_str(), stdout);
@@ -33,7 +33,7 @@ int main(int argc, char** argv)
         detail::block_interrupt_signal();
     } catch (const std::exception& e) {
         std::fprintf(stderr, "mirai-daemon: %s\n", e.what());
-        return 1;
+        return exit_failure;
     }
     return run_daemon(opts, argc, argv);
 }

@@ -1,5 +1,5 @@
 // Parsing of the mirai-daemon command line. Errors name the option and
-// the form it expects, and main() turns them into exit status 2.
+// the form it expects, and main() turns them into exit status 64.
 #include "worker/options.hpp"
 
 #include "dispatcher/wire.h"
@@ -36,21 +36,6 @@ word split_word(const std::string& arg)
     return w;
 }
 
-int parse_milliseconds(const std::string& option, const std::string& text)
-{
-    char* end = nullptr;
-    errno = 0;
-    long value = std::strtol(text.c_str(), &end, 10);
-    bool is_valid = !text.empty() && *end == '\0' && errno == 0 &&
-        value >= 0 && value <= INT_MAX && text[0] != '-' && text[0] != '+';
-    if (!is_valid) {
-        throw option_error("option '" + option +
-            "': expected a whole number of milliseconds from 0 to " +
-            std::to_string(INT_MAX) + ", got '" + text + "'");
-    }
-    return static_cast<int>(value);
-}
-
 void set_url(options& opts, const std::string& source, const std::string& url)
 {
     if (url.empty()) {
@@ -62,6 +47,103 @@ void set_url(options& opts, const std::string& source, const std::string& url)
             opts.url + "', expected one URL");
     }
     opts.url = url;
+}
+
+// Parse a whole number from 0 to INT_MAX. The error names it as what.
+int parse_count(const std::string& option, const std::string& text,
+    const char* what)
+{
+    char* end = nullptr;
+    errno = 0;
+    long value = std::strtol(text.c_str(), &end, 10);
+    bool is_valid = !text.empty() && *end == '\0' && errno == 0 &&
+        value >= 0 && value <= INT_MAX && text[0] != '-' && text[0] != '+';
+    if (!is_valid) {
+        throw option_error("option '" + option + "': expected " + what +
+            " from 0 to " + std::to_string(INT_MAX) + ", got '" + text +
+            "'");
+    }
+    return static_cast<int>(value);
+}
+
+int parse_milliseconds(const std::string& option, const std::string& text)
+{
+    return parse_count(option, text, "a whole number of milliseconds");
+}
+
+autoexit_mode parse_autoexit(const std::string& option,
+    const std::string& text)
+{
+    if (text == "true") {
+        return autoexit_mode::immediate;
+    }
+    if (text == "finish") {
+        return autoexit_mode::finish;
+    }
+    if (text == "false") {
+        return autoexit_mode::never;
+    }
+    throw option_error("option '" + option +
+        "': expected 'true', 'finish' or 'false', got '" + text + "'");
+}
+
+bool parse_bool(const std::string& option, const std::string& text)
+{
+    if (text == "true" || text == "false") {
+        return text == "true";
+    }
+    throw option_error("option '" + option +
+        "': expected 'true' or 'false', got '" + text + "'");
+}
+
+// The placeholder for an option's value in messages and help.
+std::string value_name(const std::string& name)
+{
+    if (name == "--url") {
+        return "URL";
+    }
+    if (name == "--autoexit") {
+        return "MODE";
+    }
+    if (name == "--cleanup") {
+        return "BOOL";
+    }
+    return name == "--maxtasks" ? "N" : "MS";
+}
+
+bool takes_value(const std::string& name)
+{
+    static const char* const names[] = {"--url", "--connect-timeout",
+        "--autoexit", "--cleanup", "--idletime", "--walltime", "--maxtasks"};
+    for (const char* n : names) {
+        if (name == n) {
+            return true;
+        }
+    }
+    return false;
+}
+
+// Apply an option that takes a value. Returns false for any other name.
+bool set_valued_option(options& opts, const word& w)
+{
+    if (w.name == "--url") {
+        set_url(opts, "option '--url'", w.value);
+    } else if (w.name == "--connect-timeout") {
+        opts.connect_timeout_ms = parse_milliseconds(w.name, w.value);
+    } else if (w.name == "--autoexit") {
+        opts.autoexit = parse_autoexit(w.name, w.value);
+    } else if (w.name == "--cleanup") {
+        opts.cleanup = parse_bool(w.name, w.value);
+    } else if (w.name == "--idletime") {
+        opts.idletime_ms = parse_milliseconds(w.name, w.value);
+    } else if (w.name == "--walltime") {
+        opts.walltime_ms = parse_milliseconds(w.name, w.value);
+    } else if (w.name == "--maxtasks") {
+        opts.maxtasks = parse_count(w.name, w.value, "a whole number");
+    } else {
+        return false;
+    }
+    return true;
 }
 
 // Set the log level, rejecting a second, different level: "--quiet
@@ -86,24 +168,21 @@ options parse_options(int argc, const char* const* argv)
 
     for (int i = 1; i < argc; i++) {
         word w = split_word(argv[i]);
-        bool takes_value = w.name == "--url" || w.name == "--connect-timeout";
+        bool has_argument = takes_value(w.name);
 
-        if (takes_value && !w.has_value) {
+        if (has_argument && !w.has_value) {
             if (i + 1 >= argc) {
                 throw option_error("option '" + w.name + "': missing value, "
-                    "expected '" + w.name +
-                    (w.name == "--url" ? " URL'" : " MS'"));
+                    "expected '" + w.name + " " + value_name(w.name) + "'");
             }
             w.value = argv[++i];
-        } else if (!takes_value && w.has_value) {
+        } else if (!has_argument && w.has_value) {
             throw option_error("option '" + w.name + "': takes no value, "
                 "got '" + w.value + "'");
         }
 
-        if (w.name == "--url") {
-            set_url(opts, "option '--url'", w.value);
-        } else if (w.name == "--connect-timeout") {
-            opts.connect_timeout_ms = parse_milliseconds(w.name, w.value);
+        if (has_argument) {
+            set_valued_option(opts, w);
         } else if (w.name == "--quiet" || w.name == "-q") {
             set_log_level(opts, is_log_level_set, w.name, DSP_LOG_ERROR);
         } else if (w.name == "--verbose" || w.name == "-v") {
@@ -133,7 +212,8 @@ std::string usage_text()
            "\n"
            "Connect to a mirai dispatcher at URL and evaluate the R tasks "
            "it sends,\n"
-           "one at a time, until it sends exit or the connection closes.\n"
+           "one at a time, until it sends exit, the connection closes or "
+           "a limit is hit.\n"
            "\n"
            "Options:\n"
            "  --url URL               dispatcher URL to dial, e.g. "
@@ -141,9 +221,37 @@ std::string usage_text()
            "                          or tcp://127.0.0.1:5555 (required)\n"
            "  --connect-timeout MS    keep retrying the dial for up to MS "
            "milliseconds\n"
-           "                          before exiting with status 1 "
+           "                          before exiting with status 70 "
            "(default 10000;\n"
            "                          0 tries once)\n"
+           "  --autoexit MODE         when the connection closes: 'true' "
+           "interrupts the\n"
+           "                          running task and exits (after 200 ms "
+           "the process\n"
+           "                          ends even if R is busy); 'finish' "
+           "lets the task\n"
+           "                          finish, then exits; 'false' keeps "
+           "redialing URL\n"
+           "                          and serves the next host, until an "
+           "exit frame\n"
+           "                          or a signal (default true)\n"
+           "  --cleanup BOOL          'true' restores the global "
+           "environment, the search\n"
+           "                          path and options() after each task; "
+           "setup tasks\n"
+           "                          (everywhere) keep their changes "
+           "(default true)\n"
+           "  --idletime MS           exit with status 1 after MS "
+           "milliseconds without\n"
+           "                          a task (default 0: no limit)\n"
+           "  --walltime MS           exit with status 2 once MS "
+           "milliseconds have passed\n"
+           "                          since start; a running task is never "
+           "stopped\n"
+           "                          (default 0: no limit)\n"
+           "  --maxtasks N            exit with status 3 after N tasks "
+           "(default 0: no\n"
+           "                          limit)\n"
            "  -q, --quiet             log errors only\n"
            "  -v, --verbose           log everything, down to debug events\n"
            "  -h, --help              print this help and exit\n"
@@ -151,9 +259,11 @@ std::string usage_text()
            "\n"
            "Log lines go to stderr; by default warnings and errors are "
            "logged.\n"
-           "Exit status: 0 after an exit frame or a closed connection, 1 on "
-           "a\n"
-           "connection or protocol failure, 2 on an invalid command line.\n";
+           "Exit status: 0 after an exit frame or a closed connection, 1 "
+           "idletime,\n"
+           "2 walltime, 3 maxtasks, 64 invalid command line, 70 connection, "
+           "start-up\n"
+           "or protocol failure.\n";
 }
 
 std::string version_text()

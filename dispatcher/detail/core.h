@@ -74,6 +74,7 @@ struct dsp_daemon {
     uint64_t pid;
     bool has_hello;
     bool is_closing; /* its pipe is being closed: ignore it */
+    bool is_retiring; /* it asked to retire: send it no more work */
     dsp_task *task;  /* the task it runs, or NULL */
     /* A task cancelled while running: its late result is discarded. */
     uint64_t cancelled_id;

@@ -28,6 +28,8 @@ public:
 
     // Start a dispatcher and n local daemons (n > 0), after a reset.
     int start_local(int n, const daemons_options& options);
+    // Start n more local daemons with the same settings; no reset.
+    int add_local(int n);
     // Switch to sync mode, after a reset.
     void start_sync();
     // Back to unset: tasks resolve to 19, daemons exit and are reaped.
@@ -35,10 +37,6 @@ public:
 
     bool is_set() const;
     bool is_sync() const;
-
-    // Start n more local daemons dialing the running dispatcher, without
-    // waiting for them to connect. R thread only.
-    void launch_more(int n);
 
     // Send a task object (sync::make_task) or evaluate it in sync mode.
     // timeout_ms > 0 sets a deadline counted from now; retries < 0 takes
@@ -70,6 +68,7 @@ private:
     int retries_ = 0; // daemons_options::retries
     std::unique_ptr<private_dir> dir_;
     std::unique_ptr<local_launcher> launcher_;
+    int connect_timeout_ms_ = 0; // of the last start_local
 };
 
 class profile_registry {

@@ -225,11 +225,11 @@ TEST_CASE("misuse gets exact errors", "[host][r]")
                       "set daemons for profile 'default': expected a count "
                       "of 0 or more, got -3");
     CHECK_THROWS_WITH(mh::launch_local(1),
-                      "launch daemons for profile 'default': no local "
-                      "daemons set: call daemons(n) first");
+                      "add daemons to profile 'default': no daemons set: "
+                      "call daemons(n) first");
     mh::daemons(1);
     CHECK_THROWS_WITH(mh::launch_local(0),
-                      "launch daemons for profile 'default': expected a "
+                      "add daemons to profile 'default': expected a "
                       "count of 1 or more, got 0");
     mh::task_options zero;
     zero.timeout_ms = 0;

@@ -103,6 +103,12 @@ daemon_harness::daemon_harness()
     REQUIRE(mkdir(r_tmpdir().c_str(), 0700) == 0);
     url_ = "ipc://" + dir_ + "/w.sock";
 
+    listen_again();
+}
+
+void daemon_harness::listen_again()
+{
+    REQUIRE_FALSE(is_open_);
     check_nng(nng_pair1_open_poly(&socket_), "open pair1 poly socket");
     is_open_ = true;
     check_nng(nng_listen(socket_, url_.c_str(), nullptr, 0), "listen");
@@ -168,15 +174,23 @@ pid_t daemon_harness::spawn(const std::vector<std::string>& args)
     return pid;
 }
 
-pid_t daemon_harness::spawn_connected(int timeout_ms)
+pid_t daemon_harness::spawn_connected(int timeout_ms,
+    const std::vector<std::string>& extra)
 {
-    pid_t pid = spawn({"--url", url_});
+    std::vector<std::string> args = {"--url", url_};
+    args.insert(args.end(), extra.begin(), extra.end());
+    pid_t pid = spawn(args);
+    expect_hello(pid, timeout_ms);
+    return pid;
+}
+
+void daemon_harness::expect_hello(pid_t pid, int timeout_ms)
+{
     received_frame hello = receive(timeout_ms);
     REQUIRE(hello.header.type == DSP_FRAME_HELLO);
     REQUIRE(hello.payload.size() == 8);
     REQUIRE(dsp__get_u64(hello.payload.data()) == (std::uint64_t) pid);
     daemon_pipe_ = hello.pipe;
-    return pid;
 }
 
 received_frame daemon_harness::receive(int timeout_ms)

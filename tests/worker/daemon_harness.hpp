@@ -50,9 +50,17 @@ public:
     // stderr go to files read by output() and errors().
     pid_t spawn(const std::vector<std::string>& args);
 
-    // Spawn a daemon dialing url() and wait for its hello. Fails the test
-    // when none arrives within timeout_ms.
-    pid_t spawn_connected(int timeout_ms = 10000);
+    // Spawn a daemon dialing url(), with extra options, and wait for its
+    // hello. Fails the test when none arrives within timeout_ms.
+    pid_t spawn_connected(int timeout_ms = 10000,
+        const std::vector<std::string>& extra = {});
+
+    // Receive a hello from pid, within timeout_ms, and address later
+    // sends to the pipe it came on.
+    void expect_hello(pid_t pid, int timeout_ms);
+
+    // Listen at url() again after close_socket(), as a new host would.
+    void listen_again();
 
     // Receive one frame other than a cancel acknowledgement, which is
     // recorded in cancel_acks(), or fail the test after timeout_ms.

@@ -19,6 +19,13 @@ TEST_CASE("daemon prints help and exits 0", "[worker][net]")
     CHECK_THAT(help, Catch::Contains("--connect-timeout MS"));
     CHECK_THAT(help, Catch::Contains("--quiet"));
     CHECK_THAT(help, Catch::Contains("--verbose"));
+    CHECK_THAT(help, Catch::Contains("--autoexit MODE"));
+    CHECK_THAT(help, Catch::Contains("--cleanup BOOL"));
+    CHECK_THAT(help, Catch::Contains("--idletime MS"));
+    CHECK_THAT(help, Catch::Contains("--walltime MS"));
+    CHECK_THAT(help, Catch::Contains("--maxtasks N"));
+    CHECK_THAT(help, Catch::Contains("1 idletime,\n2 walltime, 3 maxtasks, "
+        "64 invalid command line, 70"));
     CHECK(harness.errors(pid).empty());
     CHECK(has_no_children());
 }
@@ -35,7 +42,8 @@ TEST_CASE("daemon prints its version and exits 0", "[worker][net]")
     CHECK(has_no_children());
 }
 
-TEST_CASE("daemon rejects a bad command line with status 2", "[worker][net]")
+TEST_CASE("daemon rejects a bad command line with status 64",
+    "[worker][net]")
 {
     struct bad_case {
         std::vector<std::string> args;
@@ -55,6 +63,19 @@ TEST_CASE("daemon rejects a bad command line with status 2", "[worker][net]")
         {{"--quiet", "--verbose", "ipc:///unused"},
             "option '--verbose': conflicts with"},
         {{"ipc:///a", "ipc:///b"}, "the URL is already set to 'ipc:///a'"},
+        {{"--autoexit", "maybe", "ipc:///unused"},
+            "option '--autoexit': expected 'true', 'finish' or 'false', "
+            "got 'maybe'"},
+        {{"--cleanup=yes", "ipc:///unused"},
+            "option '--cleanup': expected 'true' or 'false', got 'yes'"},
+        {{"--idletime", "1.5", "ipc:///unused"},
+            "option '--idletime': expected a whole number of milliseconds"},
+        {{"--walltime=-1", "ipc:///unused"},
+            "option '--walltime': expected a whole number of milliseconds"},
+        {{"--maxtasks", "lots", "ipc:///unused"},
+            "option '--maxtasks': expected a whole number from 0 to"},
+        {{"ipc:///unused", "--maxtasks"},
+            "option '--maxtasks': missing value, expected '--maxtasks N'"},
     };
 
     daemon_harness harness;
@@ -63,7 +84,7 @@ TEST_CASE("daemon rejects a bad command line with status 2", "[worker][net]")
         process_end end = harness.wait_end(pid, 5000);
         INFO("expected message: " << c.message);
         CHECK_FALSE(end.is_timed_out);
-        CHECK(end.exit_code == 2);
+        CHECK(end.exit_code == 64);
         std::string errors = harness.errors(pid);
         CHECK_THAT(errors, Catch::StartsWith("mirai-daemon: "));
         CHECK_THAT(errors, Catch::Contains(c.message));
@@ -84,7 +105,7 @@ TEST_CASE("daemon gives up dialing after its connect timeout",
     long long took = elapsed_ms(start);
 
     CHECK_FALSE(end.is_timed_out);
-    CHECK(end.exit_code == 1);
+    CHECK(end.exit_code == 70);
     CHECK(took >= 500);
     CHECK(took < 2000);
     std::string errors = harness.errors(pid);
@@ -101,7 +122,7 @@ TEST_CASE("daemon rejects an unsupported URL scheme at once",
     pid_t pid = harness.spawn({"--url", "bogus://127.0.0.1:1"});
 
     process_end end = harness.wait_end(pid, 5000);
-    CHECK(end.exit_code == 1);
+    CHECK(end.exit_code == 70);
     CHECK_THAT(harness.errors(pid),
         Catch::Contains("connect to 'bogus://127.0.0.1:1': Not supported"));
     CHECK(has_no_children());

@@ -168,8 +168,8 @@ TEST_CASE("daemon answers an undecodable task with an error",
 }
 
 // A malformed frame means the peer does not speak this protocol, so the
-// daemon logs it and exits with status 1; it never crashes.
-TEST_CASE("daemon exits with status 1 on a malformed frame",
+// daemon logs it and exits with status 70; it never crashes.
+TEST_CASE("daemon exits with status 70 on a malformed frame",
     "[worker][r][net]")
 {
     std::vector<unsigned char> frame(DSP_HEADER_SIZE);
@@ -213,7 +213,7 @@ TEST_CASE("daemon exits with status 1 on a malformed frame",
 
     process_end end = harness.wait_end(pid, 2000);
     CHECK_FALSE(end.is_timed_out);
-    CHECK(end.exit_code == 1);
+    CHECK(end.exit_code == 70);
     std::string errors = harness.errors(pid);
     CHECK_THAT(errors, Catch::Contains("WORKER-FRAME-INVALID"));
     CHECK_THAT(errors, Catch::Contains("receive frame from '" +

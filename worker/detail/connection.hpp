@@ -1,9 +1,12 @@
-// The daemon's one NNG connection to the dispatcher: a pair1 socket that
-// dials the dispatcher's URL once. Received frames are decoded on NNG
-// threads and handed to the inbox; replies are sent from the R thread.
+// The daemon's NNG connection to the dispatcher: a pair1 socket that
+// dials the dispatcher's URL. Received frames are decoded on NNG threads
+// and handed to the inbox; replies are sent from the R thread. With
+// autoexit 'false' the dialer redials after the connection closes, and
+// each new connection starts with a hello of its own.
 #pragma once
 
 #include "worker/detail/inbox.hpp"
+#include "worker/options.hpp"
 
 #include <nng/nng.h>
 
@@ -17,8 +20,9 @@ namespace detail {
 
 class connection {
 public:
-    // Open the socket. Throws std::runtime_error when NNG fails.
-    explicit connection(inbox& box);
+    // Open the socket. mode decides what a closed connection does to the
+    // inbox. Throws std::runtime_error when NNG fails.
+    connection(inbox& box, autoexit_mode mode);
     // Close the socket; waits for NNG callbacks to finish.
     ~connection();
     connection(const connection&) = delete;
@@ -26,8 +30,9 @@ public:
 
     // Dial url, retrying refused or failed attempts until timeout_ms has
     // passed. Throws std::runtime_error naming the URL and, on time-out,
-    // the last NNG error. The connection is never re-established: once
-    // its pipe closes, the inbox gets a stop request.
+    // the last NNG error. Unless the mode is never, the connection is
+    // not re-established: once its pipe closes, the inbox gets a stop
+    // (immediate) or finish (finish) request.
     void dial(const std::string& url, int timeout_ms);
 
     // Start receiving frames. Call once, after dial.
@@ -46,16 +51,29 @@ public:
     // the same from the next result. Any thread.
     void acknowledge_cancel(std::uint64_t task_id);
 
+    // Ask the dispatcher to retire this daemon. It then sends no more
+    // tasks and replies with an exit frame. R thread only.
+    bool send_retire();
+
+    // The id of the connected pipe, or -1 while disconnected.
+    int pipe_id() const { return pipe_id_.load(); }
+
 private:
     static void on_pipe_event(nng_pipe pipe, nng_pipe_ev event, void* arg);
     static void on_receive(void* arg);
+    static void on_hello_sent(void* arg);
     void handle_frame(nng_msg* msg);
+    void handle_pipe_closed();
+    void send_hello_async();
 
     inbox& box_;
+    autoexit_mode mode_;
     nng_socket socket_ = NNG_SOCKET_INITIALIZER;
     nng_dialer dialer_ = NNG_DIALER_INITIALIZER;
     nng_aio* recv_aio_ = nullptr;
-    std::atomic<int> pipe_id_{-1}; // the one pipe accepted, set once
+    nng_aio* hello_aio_ = nullptr; // hellos of redialed connections
+    std::atomic<int> pipe_id_{-1}; // the pipe accepted, -1 when none
+    std::atomic<int> connections_{0}; // pipes accepted so far
     std::string url_;
 };
 

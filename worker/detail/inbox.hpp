@@ -12,6 +12,7 @@
 #include <nng/nng.h>
 #include <pthread.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -27,7 +28,11 @@ struct inbound_frame {
     dsp_frame_header header;
     nng_msg* msg = nullptr;    // the whole frame, owned by the holder
     bool is_cancelled = false; // a cancel came before it started
+    int pipe_id = -1;          // the connection it came on
 };
+
+// The outcome of take().
+enum class take_result { frame, stopped, timed_out };
 
 class inbox {
 public:
@@ -52,10 +57,26 @@ public:
     // first request decides the status. Any thread.
     void request_stop(int status, const char* reason);
 
-    // Block until a frame is queued, and mark it running so that a cancel
-    // for it interrupts R. Returns false once a stop is requested; the
-    // daemon must then exit. R thread only.
-    bool take(inbound_frame& frame);
+    // Ask the daemon to exit with status once the running task (if any)
+    // has finished on its own: nothing is interrupted and no grace timer
+    // runs. Queued frames are dropped. Any thread.
+    void request_finish(int status, const char* reason);
+
+    // Handle an exit frame. Before set_retiring() it is request_stop();
+    // after, it is the dispatcher's answer to the retire request, so the
+    // frames queued before it still run and the stop comes after them.
+    // Any thread.
+    void push_exit();
+
+    // Mark the daemon as retiring (it asked the dispatcher to retire it).
+    void set_retiring();
+
+    // Block until a frame is queued or deadline passes, and mark a frame
+    // taken as running so that a cancel for it interrupts R. Returns
+    // stopped once a stop is requested; the daemon must then exit. R
+    // thread only.
+    take_result take(inbound_frame& frame,
+        std::chrono::steady_clock::time_point deadline);
 
     // Mark the running frame finished, so that a late cancel for it
     // cannot interrupt what runs next. R thread only.
@@ -77,6 +98,7 @@ public:
     static constexpr int cancel_repeat_ms = 20;
 
 private:
+    void stop_locked(int status, const char* reason);
     static void on_grace_expired(void* arg);
     void start_grace_timer();
     static void on_cancel_repeat(void* arg);
@@ -91,6 +113,7 @@ private:
     bool is_waiting_ = false;   // the R thread is blocked in take()
     bool is_stopping_ = false;  // a stop was requested
     bool is_exiting_ = false;   // take() returned false; exit is under way
+    bool is_retiring_ = false;  // asked to retire: exit frames queue
     int exit_status_ = 0;
     std::string r_tempdir_;
     nng_aio* grace_aio_ = nullptr;

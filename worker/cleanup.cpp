@@ -1,0 +1,88 @@
+#include "worker/detail/cleanup.hpp"
+
+#include "dispatcher/log.h"
+
+#include <exception>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+namespace {
+
+// Bindings are kept by reference, so a snapshot copies no data. Each
+// removal, assignment, detach and options reset runs under try(), so one
+// entry that cannot be restored (a locked binding) does not stop the
+// others.
+const char* const state_source = R"R_SOURCE(
+list(
+snapshot = function() {
+    g <- as.list(.GlobalEnv, all.names = TRUE)
+    g[[".Random.seed"]] <- NULL
+    list(globals = g, search = search(), options = options())
+},
+restore = function(saved) {
+    now <- ls(.GlobalEnv, all.names = TRUE)
+    extra <- setdiff(now, c(names(saved$globals), ".Random.seed"))
+    try(rm(list = extra, envir = .GlobalEnv), silent = TRUE)
+    for (name in names(saved$globals))
+        try(assign(name, saved$globals[[name]], envir = .GlobalEnv),
+            silent = TRUE)
+    for (name in rev(setdiff(search(), saved$search))) {
+        pos <- match(name, search())
+        if (!is.na(pos))
+            try(detach(pos = pos), silent = TRUE)
+    }
+    added <- setdiff(names(options()), names(saved$options))
+    if (length(added))
+        options(stats::setNames(vector("list", length(added)), added))
+    try(options(saved$options), silent = TRUE)
+    invisible(NULL)
+}
+)
+)R_SOURCE";
+
+Rcpp::List load_helpers()
+{
+    Rcpp::Function parse("parse");
+    Rcpp::Function eval("eval");
+    Rcpp::Environment base = Rcpp::Environment::base_env();
+    Rcpp::Function new_env("new.env");
+    Rcpp::RObject env = new_env(Rcpp::Named("parent") = base);
+    return eval(parse(Rcpp::Named("text") = state_source), env);
+}
+
+} // namespace
+
+r_state_keeper::r_state_keeper() : helpers_(load_helpers())
+{
+}
+
+void r_state_keeper::snapshot()
+{
+    try {
+        Rcpp::Function snapshot_state(helpers_["snapshot"]);
+        saved_ = snapshot_state();
+    } catch (const std::exception& e) {
+        dsp_log(DSP_LOG_WARN, "WORKER-CLEANUP-FAILED",
+            "record R state for cleanup: %s", e.what());
+    }
+}
+
+void r_state_keeper::restore()
+{
+    if (saved_.isNULL()) {
+        return;
+    }
+    try {
+        Rcpp::Function restore_state(helpers_["restore"]);
+        restore_state(saved_);
+    } catch (const std::exception& e) {
+        dsp_log(DSP_LOG_WARN, "WORKER-CLEANUP-FAILED",
+            "restore R state after a task: %s", e.what());
+    }
+}
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai
