@@ -1,0 +1,176 @@
+// mirai_bench measures, in one run and on the same tasks, mirai-cpp, the
+// raw NNG transport under it, and its peers: R's parallel package, future,
+// and the R package mirai when it is installed. It prints a table, one
+// "RATIO <name> <value>" line per comparison (ours divided by theirs, so
+// lower is better) and the targets, and writes the same as JSON.
+#include "bench/own.hpp"
+#include "bench/results.hpp"
+#include "bench/subprocess.hpp"
+
+#include "host/mirai.hpp"
+
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+
+namespace {
+
+struct bench_options {
+    std::string out = "build/bench/results.json";
+    std::string floor = MIRAI_BENCH_FLOOR;
+    std::string peers = MIRAI_BENCH_PEERS;
+    std::string rscript = "Rscript";
+    bool run_peers = true;
+    bool run_floor = true;
+    mirai::bench::own_options own;
+    int peer_tasks = 2000;  // clusterApplyLB tasks
+    int future_trips = 200; // a future round trip takes milliseconds
+};
+
+const char usage[] =
+    "usage: mirai_bench [--out FILE] [--quick] [--no-peers] [--only NAME]\n"
+    "                   [--floor PROGRAM] [--peers SCRIPT] "
+    "[--rscript PROGRAM]\n"
+    "  --out FILE     where to write the JSON results "
+    "(build/bench/results.json)\n"
+    "  --quick        fewer round trips and tasks and a 10 MB payload,\n"
+    "                 to check that the bench works; numbers are rough\n"
+    "  --no-peers     skip R's parallel, future and mirai\n"
+    "  --only NAME    measure only startup, latency, payload or throughput\n"
+    "                 of mirai-cpp (no floor, no peers), for profiling\n";
+
+bench_options parse_options(int argc, char** argv)
+{
+    bench_options o;
+    for (int i = 1; i < argc; i++) {
+        std::string a = argv[i];
+        bool has_value = i + 1 < argc;
+        if (a == "--quick") {
+            o.own.trips = 200;
+            o.own.map_tasks = 1000;
+            o.own.payload_bytes = 10 * 1000 * 1000;
+            o.own.repeats = 1;
+            o.peer_tasks = 200;
+            o.future_trips = 20;
+        } else if (a == "--no-peers") {
+            o.run_peers = false;
+        } else if (a == "--only" && has_value) {
+            o.own.only = argv[++i];
+            if (o.own.only != "startup" && o.own.only != "latency" &&
+                o.own.only != "payload" && o.own.only != "throughput") {
+                std::cerr << "mirai_bench: --only: expected startup, "
+                             "latency, payload or throughput, got '"
+                          << o.own.only << "'\n";
+                std::exit(2);
+            }
+            o.run_peers = false;
+            o.run_floor = false;
+        } else if (a == "--out" && has_value) {
+            o.out = argv[++i];
+        } else if (a == "--floor" && has_value) {
+            o.floor = argv[++i];
+        } else if (a == "--peers" && has_value) {
+            o.peers = argv[++i];
+        } else if (a == "--rscript" && has_value) {
+            o.rscript = argv[++i];
+        } else {
+            std::cerr << "mirai_bench: invalid option '" << a << "'\n"
+                      << usage;
+            std::exit(2);
+        }
+    }
+    return o;
+}
+
+void run_floor(const bench_options& o, mirai::bench::results& r)
+{
+    auto output = mirai::bench::run_capture(
+        {o.floor, "--trips", std::to_string(o.own.trips), "--bytes",
+         std::to_string(o.own.payload_bytes), "--repeats",
+         std::to_string(o.own.repeats)});
+    if (output.exit_status != 0) {
+        r.add_note("NNG floor failed with exit status " +
+                   std::to_string(output.exit_status));
+    }
+    r.parse_lines(output.out, "nng.");
+}
+
+void run_peers(const bench_options& o, mirai::bench::results& r)
+{
+    auto output = mirai::bench::run_capture(
+        {o.rscript, "--vanilla", o.peers, "--trips",
+         std::to_string(o.own.trips), "--future-trips",
+         std::to_string(o.future_trips), "--tasks",
+         std::to_string(o.peer_tasks), "--map-tasks",
+         std::to_string(o.own.map_tasks), "--payload-bytes",
+         std::to_string(o.own.payload_bytes), "--repeats",
+         std::to_string(o.own.repeats)});
+    if (output.exit_status != 0) {
+        r.add_note("peers script failed with exit status " +
+                   std::to_string(output.exit_status));
+    }
+    r.parse_lines(output.out, "");
+}
+
+std::string load_average()
+{
+    std::ifstream file("/proc/loadavg");
+    std::string one, five, fifteen;
+    file >> one >> five >> fifteen;
+    return one + " " + five + " " + fifteen;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    bench_options o = parse_options(argc, argv);
+    mirai::bench::results r;
+    r.set("run.cores", std::thread::hardware_concurrency());
+    r.set("run.payload_bytes", static_cast<double>(o.own.payload_bytes));
+    r.add_note("load average at start: " + load_average());
+    try {
+        if (o.run_floor) {
+            std::cerr << "mirai_bench: NNG floor\n";
+            run_floor(o, r);
+        }
+        std::cerr << "mirai_bench: mirai-cpp\n";
+        {
+            mirai::host::session session;
+            mirai::bench::measure_own(o.own, r);
+        }
+        if (o.run_peers) {
+            std::cerr << "mirai_bench: peers (parallel, future, mirai)\n";
+            run_peers(o, r);
+        }
+    } catch (const std::exception& e) {
+        std::cerr << "mirai_bench: " << e.what() << "\n";
+        return 1;
+    }
+    r.add_note("PSOCK LB is clusterApplyLB, one task at a time, on " +
+               std::to_string(o.peer_tasks) +
+               " tasks; the other throughput rows use " +
+               std::to_string(o.own.map_tasks));
+    r.add_note("future latency uses " + std::to_string(o.future_trips) +
+               " round trips of value(future(1))");
+    r.add_note("load average at end: " + load_average());
+
+    mirai::bench::derive_rates(r, static_cast<double>(o.own.payload_bytes));
+    auto ratios = mirai::bench::compute_ratios(r);
+    auto targets = mirai::bench::compute_targets(r);
+    mirai::bench::print_table(std::cout, r);
+    std::cout << "\n";
+    mirai::bench::print_ratios(std::cout, ratios, targets);
+    try {
+        mirai::bench::write_json(o.out, r, ratios, targets);
+    } catch (const std::exception& e) {
+        std::cerr << "mirai_bench: " << e.what() << "\n";
+        return 1;
+    }
+    std::cout << "results written to " << o.out << "\n";
+    return 0;
+}

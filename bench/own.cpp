@@ -1,0 +1,189 @@
+// Each measurement starts the daemons it needs and resets them at the end,
+// so they do not share state. Results are checked, so that a fast wrong
+// result cannot pass for a fast right one.
+#include "bench/own.hpp"
+
+#include "host/mirai.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mh = mirai::host;
+
+namespace mirai {
+namespace bench {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+double seconds_since(clock_type::time_point start)
+{
+    return std::chrono::duration<double>(clock_type::now() - start).count();
+}
+
+// The q-quantile (0..1) of values by the nearest rank; sorts values.
+double quantile(std::vector<double>& values, double q)
+{
+    std::sort(values.begin(), values.end());
+    auto rank = static_cast<std::size_t>(std::ceil(q * values.size()));
+    rank = std::clamp<std::size_t>(rank, 1, values.size());
+    return values[rank - 1];
+}
+
+// The resident set of a process in MB (2^20 bytes), from VmRSS.
+double resident_mb(std::uint64_t pid)
+{
+    std::string path = "/proc/" + std::to_string(pid) + "/status";
+    std::ifstream status(path);
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.rfind("VmRSS:", 0) == 0) {
+            return std::stod(line.substr(6)) / 1024.0;
+        }
+    }
+    throw std::runtime_error("read VmRSS from '" + path + "': not found");
+}
+
+void check(bool ok, const std::string& what)
+{
+    if (!ok) {
+        throw std::runtime_error("check failed: " + what);
+    }
+}
+
+// Seconds until n daemons are connected and each has run one setup task.
+double measure_startup(int n)
+{
+    auto start = clock_type::now();
+    mh::daemons(n);
+    mh::everywhere_options every;
+    every.min = n;
+    mh::everywhere("NULL", {}, every);
+    return seconds_since(start);
+}
+
+void measure_startups(results& out)
+{
+    out.set("mirai_cpp.startup2_seconds", measure_startup(2));
+    mh::daemons(0);
+    out.set("mirai_cpp.startup4_seconds", measure_startup(4));
+
+    // Idle: started, one task done, nothing running.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::vector<double> rss;
+    for (const mh::daemon_status& d : mh::status().daemons) {
+        rss.push_back(resident_mb(d.pid));
+    }
+    check(rss.size() == 4, "4 daemons in status()");
+    double max = *std::max_element(rss.begin(), rss.end());
+    out.set("mirai_cpp.idle_rss_mb", quantile(rss, 0.5));
+    out.set("mirai_cpp.idle_rss_max_mb", max);
+    mh::daemons(0);
+}
+
+void measure_latency(int trips, results& out)
+{
+    mh::daemons(1);
+    check(mh::mirai("1").get<double>() == 1, "mirai(\"1\") returns 1");
+    for (int i = 0; i < trips / 10 + 1; i++) {
+        mh::mirai("1").value();
+    }
+    std::vector<double> times(static_cast<std::size_t>(trips));
+    for (double& t : times) {
+        auto start = clock_type::now();
+        mh::mirai("1").value();
+        t = seconds_since(start);
+    }
+    out.set("mirai_cpp.latency_median", quantile(times, 0.5));
+    out.set("mirai_cpp.latency_p99", quantile(times, 0.99));
+    out.set("mirai_cpp.latency_trips", trips);
+}
+
+// Send a vector of payload_bytes to one daemon (which returns its length)
+// and fetch one it made beforehand; the median of repeats each way.
+void measure_payload(const own_options& options, results& out)
+{
+    R_xlen_t n = static_cast<R_xlen_t>(options.payload_bytes / 8);
+    Rcpp::NumericVector x(n);
+    for (R_xlen_t i = 0; i < n; i++) {
+        x[i] = static_cast<double>(i) + 0.5;
+    }
+    mh::daemons(1);
+    std::vector<double> sends;
+    for (int i = 0; i < options.repeats; i++) {
+        auto start = clock_type::now();
+        double length = mh::mirai("length(x)", {{"x", x}}).get<double>();
+        sends.push_back(seconds_since(start));
+        check(length == static_cast<double>(n), "length(x) on the daemon");
+    }
+
+    mh::everywhere("payload <<- seq_len(n) + 0.5", {{"n", n}});
+    std::vector<double> returns;
+    for (int i = 0; i < options.repeats; i++) {
+        auto start = clock_type::now();
+        {
+            Rcpp::RObject back = mh::mirai("payload").value();
+            returns.push_back(seconds_since(start));
+            check(Rf_xlength(back) == n, "length of the returned payload");
+        }
+    }
+    mh::status_info info = mh::status();
+    check(info.daemons.size() == 1, "1 daemon in status()");
+    out.set("mirai_cpp.rss_after_payload_mb",
+            resident_mb(info.daemons[0].pid));
+    out.set("mirai_cpp.payload_send_seconds", quantile(sends, 0.5));
+    out.set("mirai_cpp.payload_return_seconds", quantile(returns, 0.5));
+    mh::daemons(0);
+}
+
+void measure_throughput(int tasks, results& out)
+{
+    mh::daemons(2);
+    Rcpp::IntegerVector warm_up = Rcpp::seq_len(10);
+    mh::mirai_map(warm_up, "function(x) x").collect_or_throw();
+
+    Rcpp::IntegerVector items = Rcpp::seq_len(tasks);
+    auto start = clock_type::now();
+    Rcpp::List values =
+        mh::mirai_map(items, "function(x) x").collect_or_throw();
+    double seconds = seconds_since(start);
+    check(values.size() == tasks, "one result per task");
+    for (R_xlen_t i = 0; i < values.size(); i++) {
+        check(Rcpp::as<int>(values[i]) == i + 1, "map result in order");
+    }
+    out.set("mirai_cpp.map_tasks", tasks);
+    out.set("mirai_cpp.map_seconds", seconds);
+    out.set("mirai_cpp.map_per_task", seconds / tasks);
+    mh::daemons(0);
+}
+
+} // namespace
+
+void measure_own(const own_options& options, results& out)
+{
+    auto selected = [&](const char* name) {
+        return options.only.empty() || options.only == name;
+    };
+    if (selected("startup")) {
+        measure_startups(out);
+    }
+    if (selected("latency")) {
+        measure_latency(options.trips, out);
+    }
+    if (selected("payload")) {
+        measure_payload(options, out);
+    }
+    if (selected("throughput")) {
+        measure_throughput(options.map_tasks, out);
+    }
+}
+
+} // namespace bench
+} // namespace mirai
