@@ -33,6 +33,7 @@ struct bench_options {
 
 const char usage[] =
     "usage: mirai_bench [--out FILE] [--quick] [--no-peers] [--only NAME]\n"
+    "                   [--trips N] [--tasks N]\n"
     "                   [--floor PROGRAM] [--peers SCRIPT] "
     "[--rscript PROGRAM]\n"
     "  --out FILE     where to write the JSON results "
@@ -40,8 +41,23 @@ const char usage[] =
     "  --quick        fewer round trips and tasks and a 10 MB payload,\n"
     "                 to check that the bench works; numbers are rough\n"
     "  --no-peers     skip R's parallel, future and mirai\n"
+    "  --trips N      latency round trips (2000)\n"
+    "  --tasks N      tasks of the throughput map (10000)\n"
     "  --only NAME    measure only startup, latency, payload or throughput\n"
     "                 of mirai-cpp (no floor, no peers), for profiling\n";
+
+int parse_count(const std::string& option, const char* text)
+{
+    char* end = nullptr;
+    long value = std::strtol(text, &end, 10);
+    if (*text == '\0' || *end != '\0' || value <= 0 || value > 10000000) {
+        std::cerr << "mirai_bench: " << option
+                  << ": expected a count from 1 to 10000000, got '" << text
+                  << "'\n";
+        std::exit(2);
+    }
+    return static_cast<int>(value);
+}
 
 bench_options parse_options(int argc, char** argv)
 {
@@ -49,7 +65,10 @@ bench_options parse_options(int argc, char** argv)
     for (int i = 1; i < argc; i++) {
         std::string a = argv[i];
         bool has_value = i + 1 < argc;
-        if (a == "--quick") {
+        if (a == "--help" || a == "-h") {
+            std::cout << usage;
+            std::exit(0);
+        } else if (a == "--quick") {
             o.own.trips = 200;
             o.own.map_tasks = 1000;
             o.own.payload_bytes = 10 * 1000 * 1000;
@@ -69,6 +88,10 @@ bench_options parse_options(int argc, char** argv)
             }
             o.run_peers = false;
             o.run_floor = false;
+        } else if (a == "--trips" && has_value) {
+            o.own.trips = parse_count(a, argv[++i]);
+        } else if (a == "--tasks" && has_value) {
+            o.own.map_tasks = parse_count(a, argv[++i]);
         } else if (a == "--out" && has_value) {
             o.out = argv[++i];
         } else if (a == "--floor" && has_value) {
