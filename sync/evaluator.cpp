@@ -10,6 +10,7 @@
 #include "sync/detail/support.hpp"
 
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace mirai {
@@ -86,6 +87,27 @@ std::string check_task(SEXP task)
     return problem.empty() ? problem : "data: " + problem;
 }
 
+struct task_parts {
+    SEXP expr;
+    SEXP data;
+};
+
+// list(expr = expr, data = data), built in C: a call to an R function
+// costs more than the rest of a small task's submission.
+SEXP build_task(void* arg)
+{
+    auto* parts = static_cast<task_parts*>(arg);
+    SEXP task = PROTECT(Rf_allocVector(VECSXP, 2));
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_STRING_ELT(names, 0, Rf_mkChar("expr"));
+    SET_STRING_ELT(names, 1, Rf_mkChar("data"));
+    SET_VECTOR_ELT(task, 0, parts->expr);
+    SET_VECTOR_ELT(task, 1, parts->data);
+    Rf_setAttrib(task, R_NamesSymbol, names);
+    UNPROTECT(2);
+    return task;
+}
+
 evaluation run_task(SEXP expr, SEXP data)
 {
     Rcpp::RObject out = detail::guarded_call(
@@ -104,8 +126,12 @@ void clear_interrupt() noexcept
 
 Rcpp::RObject make_task(SEXP expr, SEXP data)
 {
-    return detail::guarded_call(detail::support_function("new_task"),
-                                {expr, data});
+    task_parts parts{expr, data};
+    try {
+        return detail::guarded_fast(build_task, &parts);
+    } catch (const detail::r_failure& e) {
+        throw std::runtime_error(std::string("make task: ") + e.what());
+    }
 }
 
 evaluation evaluate(SEXP expr, SEXP data)

@@ -36,8 +36,6 @@ eval_task <- function(task_expr, task_data) {
     )
 }
 
-new_task <- function(expr, data) list(expr = expr, data = data)
-
 # The call in run() above. eval() appears with it once or twice on the
 # stack, and it is the condition call of an error raised at the top level
 # of the task.

@@ -61,7 +61,7 @@ void serialize_into(SEXP object, out_buffer& out)
 {
     serialize_job job{object, &out};
     try {
-        detail::guarded(run_serialize, &job);
+        detail::guarded_fast(run_serialize, &job);
     } catch (const detail::r_failure& e) {
         throw std::runtime_error(std::string("serialize object: ") +
                                  e.what());
@@ -133,7 +133,7 @@ Rcpp::RObject unserialize(const void* data, std::size_t len)
     in_buffer in{static_cast<const unsigned char*>(data), len, 0};
     Rcpp::RObject object;
     try {
-        object = detail::guarded(run_unserialize, &in);
+        object = detail::guarded_fast(run_unserialize, &in);
     } catch (const detail::r_failure& e) {
         throw std::runtime_error(std::string("unserialize payload: ") +
                                  e.what());
