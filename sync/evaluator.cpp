@@ -108,9 +108,13 @@ SEXP build_task(void* arg)
     return task;
 }
 
+// eval_task catches the task's errors and interrupts itself, so the guard
+// around it only stops what escapes: an abort restart, or an interrupt in
+// the instant before eval_task sets up its handlers, which the cheap
+// guard reports as a jump, hence as an error result.
 evaluation run_task(SEXP expr, SEXP data)
 {
-    Rcpp::RObject out = detail::guarded_call(
+    Rcpp::RObject out = detail::guarded_call_fast(
         detail::support_function("eval_task"), {expr, data});
     int kind = INTEGER(VECTOR_ELT(out, 0))[0];
     Rcpp::RObject object(VECTOR_ELT(out, 1));

@@ -221,7 +221,9 @@ Rcpp::RObject guarded_fast(SEXP (*body)(void*), void* data)
                     "aborted by a jump to the top level");
 }
 
-Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
+namespace {
+
+call_state make_call_state(SEXP fn, std::initializer_list<SEXP> args)
 {
     call_state state{fn, {}, 0};
     if (args.size() > 4)
@@ -230,7 +232,21 @@ Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
             std::to_string(args.size()));
     for (SEXP arg : args)
         state.args[state.nargs++] = arg;
+    return state;
+}
+
+} // namespace
+
+Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
+{
+    call_state state = make_call_state(fn, args);
     return guarded(run_call, &state);
+}
+
+Rcpp::RObject guarded_call_fast(SEXP fn, std::initializer_list<SEXP> args)
+{
+    call_state state = make_call_state(fn, args);
+    return guarded_fast(run_call, &state);
 }
 
 } // namespace detail

@@ -66,6 +66,9 @@ Rcpp::RObject guarded_fast(SEXP (*body)(void*), void* data);
 // as is, not evaluated. Throws r_failure like guarded().
 Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args);
 
+// guarded_call() under guarded_fast(), with its limits.
+Rcpp::RObject guarded_call_fast(SEXP fn, std::initializer_list<SEXP> args);
+
 } // namespace detail
 } // namespace sync
 } // namespace mirai
