@@ -9,10 +9,13 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include <unistd.h>
 
 namespace mh = mirai::host;
 
@@ -49,6 +52,59 @@ double resident_mb(std::uint64_t pid)
         }
     }
     throw std::runtime_error("read VmRSS from '" + path + "': not found");
+}
+
+// CPU seconds (user and system) that a process has used, from fields 14
+// and 15 of /proc/PID/stat, in clock ticks. proc_name is a pid or "self".
+double cpu_seconds(const std::string& proc_name)
+{
+    std::string path = "/proc/" + proc_name + "/stat";
+    std::ifstream stat(path);
+    std::string line;
+    std::getline(stat, line);
+    // The command name in field 2 may contain spaces; fields after it
+    // start past the last ')'.
+    std::size_t end = line.rfind(')');
+    if (end == std::string::npos) {
+        throw std::runtime_error("read CPU time from '" + path +
+                                 "': unexpected format");
+    }
+    std::istringstream fields(line.substr(end + 2));
+    std::string field;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> field; i++) {
+        if (i >= 14) {
+            ticks += std::stod(field);
+        }
+    }
+    return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+// CPU seconds used by this process and by the profile's daemons.
+struct cpu_sample {
+    double host;
+    double daemons;
+};
+
+cpu_sample sample_cpu()
+{
+    cpu_sample sample{cpu_seconds("self"), 0};
+    for (const mh::daemon_status& d : mh::status().daemons) {
+        sample.daemons += cpu_seconds(std::to_string(d.pid));
+    }
+    return sample;
+}
+
+// Store the CPU time per operation since before, in microseconds, as
+// <prefix>_host_cpu_us and <prefix>_daemon_cpu_us.
+void store_cpu(results& out, const std::string& prefix,
+               const cpu_sample& before, int operations)
+{
+    cpu_sample after = sample_cpu();
+    out.set(prefix + "_host_cpu_us",
+            (after.host - before.host) / operations * 1e6);
+    out.set(prefix + "_daemon_cpu_us",
+            (after.daemons - before.daemons) / operations * 1e6);
 }
 
 void check(bool ok, const std::string& what)
@@ -96,11 +152,13 @@ void measure_latency(int trips, results& out)
         mh::mirai("1").value();
     }
     std::vector<double> times(static_cast<std::size_t>(trips));
+    cpu_sample before = sample_cpu();
     for (double& t : times) {
         auto start = clock_type::now();
         mh::mirai("1").value();
         t = seconds_since(start);
     }
+    store_cpu(out, "mirai_cpp.latency", before, trips);
     out.set("mirai_cpp.latency_median", quantile(times, 0.5));
     out.set("mirai_cpp.latency_p99", quantile(times, 0.99));
     out.set("mirai_cpp.latency_trips", trips);
@@ -150,10 +208,12 @@ void measure_throughput(int tasks, results& out)
     mh::mirai_map(warm_up, "function(x) x").collect_or_throw();
 
     Rcpp::IntegerVector items = Rcpp::seq_len(tasks);
+    cpu_sample before = sample_cpu();
     auto start = clock_type::now();
     Rcpp::List values =
         mh::mirai_map(items, "function(x) x").collect_or_throw();
     double seconds = seconds_since(start);
+    store_cpu(out, "mirai_cpp.map", before, tasks);
     check(values.size() == tasks, "one result per task");
     for (R_xlen_t i = 0; i < values.size(); i++) {
         check(Rcpp::as<int>(values[i]) == i + 1, "map result in order");
