@@ -110,8 +110,8 @@ SEXP build_task(void* arg)
 
 // eval_task catches the task's errors and interrupts itself, so the guard
 // around it only stops what escapes: an abort restart, or an interrupt in
-// the instant before eval_task sets up its handlers, which the cheap
-// guard reports as a jump, hence as an error result.
+// the instant before eval_task sets up its handlers. The cheap guard
+// reports both as a jump, which becomes an error result.
 evaluation run_task(SEXP expr, SEXP data)
 {
     Rcpp::RObject out = detail::guarded_call_fast(

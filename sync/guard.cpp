@@ -2,7 +2,9 @@
 // conditions of class "error" and "interrupt" and hands over the
 // condition's message. R_ToplevelExec, around it, stops every other long
 // jump, for example an "abort" restart, which would otherwise unwind to a
-// top-level context that an embedded R does not have.
+// top-level context that an embedded R does not have. The cheap guard,
+// guarded_fast(), replaces the R_tryCatch layer with a calling error
+// handler written in C.
 #include "sync/detail/guard.hpp"
 
 #include <algorithm>
