@@ -107,10 +107,10 @@ void store_cpu(results& out, const std::string& prefix,
             (after.daemons - before.daemons) / operations * 1e6);
 }
 
-void check(bool ok, const std::string& what)
+void check(bool ok, const std::string& description)
 {
     if (!ok) {
-        throw std::runtime_error("check failed: " + what);
+        throw std::runtime_error("check failed: " + description);
     }
 }
 

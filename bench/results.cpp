@@ -250,24 +250,24 @@ std::vector<target> compute_targets(const results& r)
 
 void print_table(std::ostream& out, const results& r)
 {
-    std::vector<const column*> shown;
+    std::vector<const column*> visible;
     for (const column& c : columns) {
         for (const row& w : rows()) {
             if (lookup(r, c.subject, w.metrics)) {
-                shown.push_back(&c);
+                visible.push_back(&c);
                 break;
             }
         }
     }
 
     out << std::left << std::setw(28) << "metric";
-    for (const column* c : shown) {
+    for (const column* c : visible) {
         out << std::right << std::setw(14) << c->heading;
     }
     out << "\n";
     for (const row& w : rows()) {
         out << std::left << std::setw(28) << w.label;
-        for (const column* c : shown) {
+        for (const column* c : visible) {
             auto value = lookup(r, c->subject, w.metrics);
             std::string text =
                 value ? format_number(*value * w.scale, w.decimals) : "-";

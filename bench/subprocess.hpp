@@ -14,7 +14,7 @@ struct process_output {
 };
 
 // Run argv[0] (searched in PATH when it has no slash) with arguments,
-// wait for it, and return its standard output; its standard error goes
+// wait for it, and return its standard output. Its standard error goes
 // to ours. Throws std::runtime_error when it cannot be started.
 process_output run_capture(const std::vector<std::string>& argv);
 
