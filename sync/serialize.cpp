@@ -163,6 +163,13 @@ void serialize_to(SEXP object, void* out, std::size_t len)
             std::to_string(buffer.used));
 }
 
+std::size_t serialize_up_to(SEXP object, void* out, std::size_t capacity)
+{
+    out_buffer buffer{static_cast<unsigned char*>(out), capacity, 0};
+    serialize_into(object, buffer);
+    return buffer.used;
+}
+
 Rcpp::RObject unserialize(const void* data, std::size_t len)
 {
     if (data == nullptr && len > 0)
