@@ -9,13 +9,16 @@
 
 #include "host/mirai.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace {
 
@@ -124,14 +127,59 @@ void run_floor(const bench_options& o, mirai::bench::results& r,
     r.parse_lines(output.out, prefix);
 }
 
-// Store under "nng." the mean of the floor's two runs, made before and
-// after mirai-cpp's, so that a change of the machine's load during the
-// run weighs on both sides of a ratio alike.
+// The floor's round trips, measured in blocks between mirai-cpp's.
+struct floor_blocks {
+    std::vector<double> medians;
+    std::vector<double> p99s;
+    double trips = 0;
+};
+
+// Run the floor's round trips only, for one latency block.
+void run_floor_block(const bench_options& o, floor_blocks& blocks)
+{
+    int trips = std::max(1, o.own.trips / o.own.latency_blocks);
+    auto output = mirai::bench::run_capture(
+        {o.floor, "--trips", std::to_string(trips), "--no-payload"});
+    mirai::bench::results block;
+    block.parse_lines(output.out, "");
+    auto median = block.get("round_trip_median");
+    auto p99 = block.get("round_trip_p99");
+    if (output.exit_status != 0 || !median || !p99) {
+        throw std::runtime_error("NNG floor failed with exit status " +
+                                 std::to_string(output.exit_status));
+    }
+    blocks.medians.push_back(*median);
+    blocks.p99s.push_back(*p99);
+    blocks.trips += trips;
+}
+
+double median_of(std::vector<double> values)
+{
+    std::sort(values.begin(), values.end());
+    std::size_t n = values.size();
+    return n % 2 == 1 ? values[n / 2]
+                      : (values[n / 2 - 1] + values[n / 2]) / 2;
+}
+
+// Store the floor's round trips under "nng.": the median of the block
+// medians and of the block p99s.
+void store_floor_blocks(const floor_blocks& blocks, mirai::bench::results& r)
+{
+    if (blocks.medians.empty()) {
+        return;
+    }
+    r.set("nng.round_trip_median", median_of(blocks.medians));
+    r.set("nng.round_trip_p99", median_of(blocks.p99s));
+    r.set("nng.round_trips", blocks.trips);
+}
+
+// Store under "nng." the mean of the floor's two payload runs, made
+// before and after mirai-cpp's, so that a change of the machine's load
+// during the run weighs on both sides of a ratio alike.
 void average_floor(mirai::bench::results& r)
 {
     for (const char* metric :
-         {"round_trip_median", "round_trip_p99", "round_trips",
-          "payload_bytes", "payload_send_seconds", "payload_return_seconds"}) {
+         {"payload_bytes", "payload_send_seconds", "payload_return_seconds"}) {
         auto before = r.get(std::string("nng_before.") + metric);
         auto after = r.get(std::string("nng_after.") + metric);
         if (before && after) {
@@ -180,10 +228,15 @@ int main(int argc, char** argv)
             run_floor(o, r, "nng_before.");
         }
         std::cerr << "mirai_bench: mirai-cpp\n";
+        floor_blocks blocks;
+        if (o.run_floor) {
+            o.own.before_latency_block = [&] { run_floor_block(o, blocks); };
+        }
         {
             mirai::host::session session;
             mirai::bench::measure_own(o.own, r);
         }
+        store_floor_blocks(blocks, r);
         if (o.run_floor) {
             std::cerr << "mirai_bench: NNG floor again\n";
             run_floor(o, r, "nng_after.");
@@ -204,8 +257,10 @@ int main(int argc, char** argv)
     r.add_note("future latency uses " + std::to_string(o.future_trips) +
                " round trips of value(future(1))");
     if (o.run_floor) {
-        r.add_note("NNG floor: the mean of a run before and one after "
-                   "mirai-cpp's");
+        r.add_note("NNG floor: round trips in " +
+                   std::to_string(o.own.latency_blocks) +
+                   " blocks between mirai-cpp's; payloads the mean of a "
+                   "run before and one after mirai-cpp's");
     }
     r.add_note("load average at end: " + load_average());
 

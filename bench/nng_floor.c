@@ -14,7 +14,7 @@
  *
  * Output: one "key value" line per result, times in seconds.
  *
- *   nng_floor [--trips N] [--bytes N] [--repeats N]
+ *   nng_floor [--trips N] [--bytes N] [--repeats N] [--no-payload]
  */
 #include <nng/nng.h>
 #include <nng/protocol/pair1/pair.h>
@@ -59,6 +59,7 @@ struct floor_options {
     int trips;
     size_t bytes;
     int repeats;
+    int measure_payload; /* 0 with --no-payload: round trips only */
 };
 
 static void
@@ -369,7 +370,9 @@ run_client(const struct floor_options *opts)
     nng_socket sock = dial_with_retry(url);
 
     measure_round_trips(sock, opts->trips);
-    measure_payloads(sock, opts->bytes, opts->repeats);
+    if (opts->measure_payload) {
+        measure_payloads(sock, opts->bytes, opts->repeats);
+    }
 
     send_msg(sock, filled_msg(CMD_QUIT, 1));
     nng_msg_free(receive(sock));
@@ -406,11 +409,15 @@ main(int argc, char **argv)
         return serve(argv[2], (size_t) parse_positive("size", argv[3]));
     }
 
-    struct floor_options opts = {2000, 100 * 1000 * 1000, 3};
+    struct floor_options opts = {2000, 100 * 1000 * 1000, 3, 1};
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--no-payload") == 0) {
+            opts.measure_payload = 0;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "usage: nng_floor [--trips N] [--bytes N] "
-                "[--repeats N]\n");
+                "[--repeats N] [--no-payload]\n");
             return 2;
         }
         if (strcmp(argv[i], "--trips") == 0) {

@@ -144,21 +144,35 @@ void measure_startups(results& out)
     mh::daemons(0);
 }
 
-void measure_latency(int trips, results& out)
+void measure_latency(const own_options& options, results& out)
 {
+    int trips = options.trips;
+    int blocks = std::clamp(options.latency_blocks, 1, trips);
     mh::daemons(1);
     check(mh::mirai("1").get<double>() == 1, "mirai(\"1\") returns 1");
     for (int i = 0; i < trips / 10 + 1; i++) {
         mh::mirai("1").value();
     }
-    std::vector<double> times(static_cast<std::size_t>(trips));
-    cpu_sample before = sample_cpu();
-    for (double& t : times) {
-        auto start = clock_type::now();
-        mh::mirai("1").value();
-        t = seconds_since(start);
+    std::vector<double> times;
+    times.reserve(static_cast<std::size_t>(trips));
+    cpu_sample used{0, 0};
+    for (int b = 0; b < blocks; b++) {
+        if (options.before_latency_block) {
+            options.before_latency_block();
+        }
+        int count = trips / blocks + (b < trips % blocks ? 1 : 0);
+        cpu_sample before = sample_cpu();
+        for (int i = 0; i < count; i++) {
+            auto start = clock_type::now();
+            mh::mirai("1").value();
+            times.push_back(seconds_since(start));
+        }
+        cpu_sample after = sample_cpu();
+        used.host += after.host - before.host;
+        used.daemons += after.daemons - before.daemons;
     }
-    store_cpu(out, "mirai_cpp.latency", before, trips);
+    out.set("mirai_cpp.latency_host_cpu_us", used.host / trips * 1e6);
+    out.set("mirai_cpp.latency_daemon_cpu_us", used.daemons / trips * 1e6);
     out.set("mirai_cpp.latency_median", quantile(times, 0.5));
     out.set("mirai_cpp.latency_p99", quantile(times, 0.99));
     out.set("mirai_cpp.latency_trips", trips);
@@ -235,7 +249,7 @@ void measure_own(const own_options& options, results& out)
         measure_startups(out);
     }
     if (selected("latency")) {
-        measure_latency(options.trips, out);
+        measure_latency(options, out);
     }
     if (selected("payload")) {
         measure_payload(options, out);

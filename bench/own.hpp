@@ -5,6 +5,7 @@
 #include "bench/results.hpp"
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace mirai {
@@ -15,6 +16,11 @@ struct own_options {
     int map_tasks = 10000;    // tasks of the throughput map
     std::size_t payload_bytes = 100 * 1000 * 1000;
     int repeats = 3;          // payload transfers each way; median kept
+    // The latency round trips run in this many blocks, and
+    // before_latency_block, when set, runs before each: the bench
+    // measures the NNG floor there, so that both sample the same load.
+    int latency_blocks = 4;
+    std::function<void()> before_latency_block;
     // Run only this measurement (startup, latency, payload, throughput);
     // empty runs them all. For profiling one path at a time.
     std::string only;
