@@ -108,17 +108,74 @@ SEXP build_task(void* arg)
     return task;
 }
 
-// eval_task catches the task's errors and interrupts itself, so the guard
-// around it only stops what escapes: an abort restart, or an interrupt in
-// the instant before eval_task sets up its handlers. The cheap guard
-// reports both as a jump, which becomes an error result.
+// The bindings of the box in which eval_task leaves a failed task.
+const char* const box_fields[] = {"kind", "cond", "calls", "depth"};
+
+// Set every binding of box to NULL. Once they exist, this allocates
+// nothing.
+SEXP clear_box(void* data)
+{
+    SEXP box = static_cast<SEXP>(data);
+    for (const char* field : box_fields)
+        Rf_defineVar(Rf_install(field), R_NilValue, box);
+    return box;
+}
+
+SEXP make_box(void*)
+{
+    SEXP box = PROTECT(R_NewEnv(R_EmptyEnv, FALSE, 0));
+    clear_box(box);
+    UNPROTECT(1);
+    return box;
+}
+
+// The environment in which eval_task leaves the condition of a task that
+// raised an error or was interrupted, made once and kept.
+SEXP result_box()
+{
+    static SEXP box = nullptr;
+    if (box == nullptr) {
+        Rcpp::RObject made = detail::guarded_fast(make_box, nullptr);
+        R_PreserveObject(made);
+        box = made;
+    }
+    return box;
+}
+
+evaluation from_pair(SEXP pair)
+{
+    int kind = INTEGER(VECTOR_ELT(pair, 0))[0];
+    Rcpp::RObject object(VECTOR_ELT(pair, 1));
+    return {static_cast<result_kind>(kind), object};
+}
+
+// eval_task returns a value, or leaves an error or an interrupt in the
+// box and jumps out of the cheap guard; box_result then builds the result.
+// Any other jump, such as the task's own abort restart or an interrupt in
+// the instant before eval_task sets up its handlers, leaves the box empty
+// and is rethrown.
 evaluation run_task(SEXP expr, SEXP data)
 {
-    Rcpp::RObject out = detail::guarded_call_fast(
-        detail::support_function("eval_task"), {expr, data});
-    int kind = INTEGER(VECTOR_ELT(out, 0))[0];
-    Rcpp::RObject object(VECTOR_ELT(out, 1));
-    return {static_cast<result_kind>(kind), object};
+    SEXP box = result_box();
+    try {
+        Rcpp::RObject out = detail::guarded_call_fast(
+            detail::support_function("eval_task"), {expr, data, box});
+        return from_pair(out);
+    } catch (const detail::r_failure&) {
+        bool is_left = Rf_findVarInFrame(box, Rf_install("kind")) !=
+                       R_NilValue;
+        if (!is_left)
+            throw;
+    }
+    try {
+        Rcpp::RObject out = detail::guarded_call_fast(
+            detail::support_function("box_result"), {box});
+        detail::guarded_fast(clear_box, box);
+        return from_pair(out);
+    } catch (...) {
+        detail::guarded_fast(clear_box, box);
+        throw;
+    }
 }
 
 } // namespace
