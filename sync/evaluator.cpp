@@ -135,9 +135,9 @@ SEXP result_box()
 {
     static SEXP box = nullptr;
     if (box == nullptr) {
-        Rcpp::RObject made = detail::guarded_fast(make_box, nullptr);
-        R_PreserveObject(made);
-        box = made;
+        Rcpp::RObject created = detail::guarded_fast(make_box, nullptr);
+        R_PreserveObject(created);
+        box = created;
     }
     return box;
 }
@@ -150,10 +150,10 @@ evaluation from_pair(SEXP pair)
 }
 
 // eval_task returns a value, or leaves an error or an interrupt in the
-// box and jumps out of the cheap guard; box_result then builds the result.
-// Any other jump, such as the task's own abort restart or an interrupt in
-// the instant before eval_task sets up its handlers, leaves the box empty
-// and is rethrown.
+// box and jumps out of the cheap guard, and box_result then builds the
+// result. Any other jump leaves the box empty and is rethrown: the task's
+// own abort restart, or an interrupt in the instant before eval_task sets
+// up its handlers.
 evaluation run_task(SEXP expr, SEXP data)
 {
     SEXP box = result_box();
