@@ -52,6 +52,12 @@ enum floor_command {
 /* How long the server waits for the client to hang up after quitting. */
 #define HANG_UP_TIMEOUT_MS 5000
 
+/*
+ * How long either side waits for the other's next message before it
+ * gives up, so that neither waits forever for a peer that was killed.
+ */
+#define PEER_IDLE_TIMEOUT_MS 30000
+
 /* Set by the server's pipe callback once the client has hung up. */
 static atomic_int peer_gone;
 
@@ -168,6 +174,7 @@ serve(const char *url, size_t bytes)
     if (rv != 0) {
         fail("watch pipes", rv);
     }
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, PEER_IDLE_TIMEOUT_MS);
     rv = nng_listen(sock, url, NULL, 0);
     if (rv != 0) {
         fail("listen", rv);
@@ -368,6 +375,7 @@ run_client(const struct floor_options *opts)
 
     pid_t server = spawn_server(self, url, opts->bytes);
     nng_socket sock = dial_with_retry(url);
+    nng_socket_set_ms(sock, NNG_OPT_RECVTIMEO, PEER_IDLE_TIMEOUT_MS);
 
     measure_round_trips(sock, opts->trips);
     if (opts->measure_payload) {
