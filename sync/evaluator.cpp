@@ -157,6 +157,7 @@ evaluation from_pair(SEXP pair)
 evaluation run_task(SEXP expr, SEXP data)
 {
     SEXP box = result_box();
+    detail::guarded_fast(clear_box, box);
     try {
         Rcpp::RObject out = detail::guarded_call_fast(
             detail::support_function("eval_task"), {expr, data, box});

@@ -100,13 +100,19 @@ struct fast_guard_state {
     char message[8192];
 };
 
-// The call invokeRestart("abort"), made once and kept.
+// A call that jumps to the top level through R's own "abort" restart,
+// made once and kept. That restart is always the last one
+// computeRestarts() lists; invokeRestart("abort") would take an "abort"
+// restart that the code in the body set up itself.
 SEXP abort_call()
 {
     static SEXP call = R_NilValue;
     if (call == R_NilValue) {
-        SEXP name = PROTECT(Rf_mkString("abort"));
-        SEXP value = Rf_lang2(Rf_install("invokeRestart"), name);
+        SEXP fn = PROTECT(R_ParseEvalString(
+            "function() { restarts <- computeRestarts(); "
+            "invokeRestart(restarts[[length(restarts)]]) }",
+            R_BaseEnv));
+        SEXP value = Rf_lang1(fn);
         R_PreserveObject(value);
         UNPROTECT(1);
         call = value;
@@ -115,7 +121,7 @@ SEXP abort_call()
 }
 
 // R's calling handler for an error inside guarded_fast(). It keeps the
-// message, then leaves through the "abort" restart, which unwinds without
+// message, then leaves through R's "abort" restart, which unwinds without
 // printing to the R_ToplevelExec context of the guard. Returning instead
 // would let R print the error before it unwinds.
 SEXP on_fast_error(SEXP cond, void* data)

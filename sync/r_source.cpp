@@ -13,7 +13,7 @@ const char* support_source()
     return R"R_SOURCE(
 # Evaluate one task. It returns list(0L, value) for a value. An error or
 # an interrupt leaves its kind (1 or 2), the condition and the calls on
-# the stack in box, then leaves through the "abort" restart, which unwinds
+# the stack in box, then leaves through R's "abort" restart, which unwinds
 # to the evaluator's guard in C; box_result then builds the result.
 # Calling handlers cost a fraction of tryCatch's exiting ones. A task
 # whose value happens to be an error object is still reported as a value.
@@ -33,13 +33,21 @@ eval_task <- function(task_expr, task_data, box) {
             box$depth <- depth
             box$cond <- cond
             box$kind <- 1L
-            invokeRestart("abort")
+            abort_to_top_level()
         },
         interrupt = function(cond) {
             box$kind <- 2L
-            invokeRestart("abort")
+            abort_to_top_level()
         }
     ))
+}
+
+# Jump to the top level through R's own "abort" restart, which is always
+# the last one computeRestarts() lists. invokeRestart("abort") would take
+# an "abort" restart that the task set up itself.
+abort_to_top_level <- function() {
+    restarts <- computeRestarts()
+    invokeRestart(restarts[[length(restarts)]])
 }
 
 # The result that eval_task left in box: list(1L, error) or
