@@ -4,13 +4,17 @@ BUILD ?= build
 JOBS ?= 2
 CTEST_ARGS ?=
 
-.PHONY: demo test build deps configure clean
+.PHONY: demo test bench build deps configure clean
 
 demo: build
 	$(BUILD)/examples/models
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS) $(CTEST_ARGS)
+
+# The performance bench: a table, RATIO lines and $(BUILD)/bench/results.json.
+bench: build
+	$(BUILD)/bench/mirai_bench --out $(BUILD)/bench/results.json
 
 build: configure
 	cmake --build $(BUILD) -j$(JOBS)

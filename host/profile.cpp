@@ -37,22 +37,43 @@ std::string dsp_text(int rc)
     return dsp_strerror(rc);
 }
 
-// Serialize an R object into a new task message, sized first.
-nng_msg* make_task_msg(SEXP object, const char* operation)
+// The payload capacity of a task message's first serialization attempt.
+// Most tasks fit, and then R serializes them once instead of twice.
+constexpr std::size_t first_payload_capacity = 4000;
+
+nng_msg* alloc_task_msg(std::size_t size, void** payload,
+                        const char* operation)
 {
-    std::size_t size = 0;
-    try {
-        size = sync::serialized_size(object);
-    } catch (const std::exception& e) {
-        throw error(std::string(operation) + ": " + e.what());
-    }
     nng_msg* msg = nullptr;
-    void* payload = nullptr;
-    int rc = dsp_task_msg_alloc(&msg, size, &payload);
+    int rc = dsp_task_msg_alloc(&msg, size, payload);
     if (rc != 0) {
         throw error(std::string(operation) + ": allocate " +
                     std::to_string(size) + " bytes: " + dsp_text(rc));
     }
+    return msg;
+}
+
+// Serialize an R object into a new task message: into a small message
+// first, and when the object does not fit, into one of its exact size.
+nng_msg* make_task_msg(SEXP object, const char* operation)
+{
+    void* payload = nullptr;
+    nng_msg* msg =
+        alloc_task_msg(first_payload_capacity, &payload, operation);
+    std::size_t size = 0;
+    try {
+        size = sync::serialize_up_to(object, payload, first_payload_capacity);
+    } catch (const std::exception& e) {
+        nng_msg_free(msg);
+        throw error(std::string(operation) + ": " + e.what());
+    }
+    if (size <= first_payload_capacity) {
+        nng_msg_chop(msg, first_payload_capacity - size);
+        return msg;
+    }
+    nng_msg_free(msg);
+
+    msg = alloc_task_msg(size, &payload, operation);
     try {
         sync::serialize_to(object, payload, size);
     } catch (const std::exception& e) {

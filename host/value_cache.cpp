@@ -12,7 +12,7 @@ namespace detail {
 namespace {
 
 std::mutex deferred_mutex;
-std::vector<SEXP> deferred_objects;
+std::vector<SEXP> deferred_tokens;
 
 bool on_r_thread()
 {
@@ -27,15 +27,15 @@ bool on_r_thread()
 
 value_cache::~value_cache()
 {
-    if (object == nullptr) {
+    if (token_ == nullptr) {
         return;
     }
     if (on_r_thread()) {
-        R_ReleaseObject(object);
+        Rcpp::Rcpp_precious_remove(token_);
         return;
     }
     std::lock_guard<std::mutex> lock(deferred_mutex);
-    deferred_objects.push_back(object);
+    deferred_tokens.push_back(token_);
 }
 
 void value_cache::store(SEXP value)
@@ -43,19 +43,19 @@ void value_cache::store(SEXP value)
     if (object != nullptr) {
         return;
     }
-    R_PreserveObject(value);
+    token_ = Rcpp::Rcpp_precious_preserve(value);
     object = value;
 }
 
 void release_deferred_objects()
 {
-    std::vector<SEXP> objects;
+    std::vector<SEXP> tokens;
     {
         std::lock_guard<std::mutex> lock(deferred_mutex);
-        objects.swap(deferred_objects);
+        tokens.swap(deferred_tokens);
     }
-    for (SEXP object : objects) {
-        R_ReleaseObject(object);
+    for (SEXP token : tokens) {
+        Rcpp::Rcpp_precious_remove(token);
     }
 }
 

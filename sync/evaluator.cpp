@@ -10,6 +10,7 @@
 #include "sync/detail/support.hpp"
 
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace mirai {
@@ -86,13 +87,96 @@ std::string check_task(SEXP task)
     return problem.empty() ? problem : "data: " + problem;
 }
 
+struct task_parts {
+    SEXP expr;
+    SEXP data;
+};
+
+// list(expr = expr, data = data), built in C: a call to an R function
+// costs more than the rest of a small task's submission.
+SEXP build_task(void* arg)
+{
+    auto* parts = static_cast<task_parts*>(arg);
+    SEXP task = PROTECT(Rf_allocVector(VECSXP, 2));
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, 2));
+    SET_STRING_ELT(names, 0, Rf_mkChar("expr"));
+    SET_STRING_ELT(names, 1, Rf_mkChar("data"));
+    SET_VECTOR_ELT(task, 0, parts->expr);
+    SET_VECTOR_ELT(task, 1, parts->data);
+    Rf_setAttrib(task, R_NamesSymbol, names);
+    UNPROTECT(2);
+    return task;
+}
+
+// The bindings of the box in which eval_task leaves a failed task.
+const char* const box_fields[] = {"kind", "cond", "calls", "depth"};
+
+// Set every binding of box to NULL. Once they exist, this allocates
+// nothing.
+SEXP clear_box(void* data)
+{
+    SEXP box = static_cast<SEXP>(data);
+    for (const char* field : box_fields)
+        Rf_defineVar(Rf_install(field), R_NilValue, box);
+    return box;
+}
+
+SEXP make_box(void*)
+{
+    SEXP box = PROTECT(R_NewEnv(R_EmptyEnv, FALSE, 0));
+    clear_box(box);
+    UNPROTECT(1);
+    return box;
+}
+
+// The environment in which eval_task leaves the condition of a task that
+// raised an error or was interrupted, made once and kept.
+SEXP result_box()
+{
+    static SEXP box = nullptr;
+    if (box == nullptr) {
+        Rcpp::RObject created = detail::guarded_fast(make_box, nullptr);
+        R_PreserveObject(created);
+        box = created;
+    }
+    return box;
+}
+
+evaluation from_pair(SEXP pair)
+{
+    int kind = INTEGER(VECTOR_ELT(pair, 0))[0];
+    Rcpp::RObject object(VECTOR_ELT(pair, 1));
+    return {static_cast<result_kind>(kind), object};
+}
+
+// eval_task returns a value, or leaves an error or an interrupt in the
+// box and jumps out of the cheap guard, and box_result then builds the
+// result. Any other jump leaves the box empty and is rethrown: the task's
+// own abort restart, or an interrupt in the instant before eval_task sets
+// up its handlers.
 evaluation run_task(SEXP expr, SEXP data)
 {
-    Rcpp::RObject out = detail::guarded_call(
-        detail::support_function("eval_task"), {expr, data});
-    int kind = INTEGER(VECTOR_ELT(out, 0))[0];
-    Rcpp::RObject object(VECTOR_ELT(out, 1));
-    return {static_cast<result_kind>(kind), object};
+    SEXP box = result_box();
+    detail::guarded_fast(clear_box, box);
+    try {
+        Rcpp::RObject out = detail::guarded_call_fast(
+            detail::support_function("eval_task"), {expr, data, box});
+        return from_pair(out);
+    } catch (const detail::r_failure&) {
+        bool is_left = Rf_findVarInFrame(box, Rf_install("kind")) !=
+                       R_NilValue;
+        if (!is_left)
+            throw;
+    }
+    try {
+        Rcpp::RObject out = detail::guarded_call_fast(
+            detail::support_function("box_result"), {box});
+        detail::guarded_fast(clear_box, box);
+        return from_pair(out);
+    } catch (...) {
+        detail::guarded_fast(clear_box, box);
+        throw;
+    }
 }
 
 } // namespace
@@ -104,8 +188,12 @@ void clear_interrupt() noexcept
 
 Rcpp::RObject make_task(SEXP expr, SEXP data)
 {
-    return detail::guarded_call(detail::support_function("new_task"),
-                                {expr, data});
+    task_parts parts{expr, data};
+    try {
+        return detail::guarded_fast(build_task, &parts);
+    } catch (const detail::r_failure& e) {
+        throw std::runtime_error(std::string("make task: ") + e.what());
+    }
 }
 
 evaluation evaluate(SEXP expr, SEXP data)

@@ -2,7 +2,9 @@
 // conditions of class "error" and "interrupt" and hands over the
 // condition's message. R_ToplevelExec, around it, stops every other long
 // jump, for example an "abort" restart, which would otherwise unwind to a
-// top-level context that an embedded R does not have.
+// top-level context that an embedded R does not have. The cheap guard,
+// guarded_fast(), replaces the R_tryCatch layer with a calling error
+// handler written in C.
 #include "sync/detail/guard.hpp"
 
 #include <algorithm>
@@ -41,16 +43,13 @@ SEXP caught_classes()
     return classes;
 }
 
-// Copy cond$message into the state. The condition is not protected once
-// the handler returns, so nothing of it may be kept.
-SEXP on_condition(SEXP cond, void* data)
+// Copy cond$message into out, cut to capacity - 1 bytes. The condition
+// is not protected once its handler returns, so nothing of it may be kept.
+void copy_message(SEXP cond, char* out, std::size_t capacity)
 {
-    auto* state = static_cast<guard_state*>(data);
-    state->has_condition = true;
-    state->is_interrupt = Rf_inherits(cond, "interrupt");
-    state->message[0] = '\0';
+    out[0] = '\0';
     if (TYPEOF(cond) != VECSXP)
-        return R_NilValue;
+        return;
 
     SEXP names = Rf_getAttrib(cond, R_NamesSymbol);
     R_xlen_t n = Rf_xlength(cond);
@@ -60,13 +59,20 @@ SEXP on_condition(SEXP cond, void* data)
         SEXP message = VECTOR_ELT(cond, i);
         if (TYPEOF(message) == STRSXP && Rf_xlength(message) > 0) {
             const char* text = Rf_translateCharUTF8(STRING_ELT(message, 0));
-            std::size_t size = std::min(std::strlen(text),
-                                        sizeof(state->message) - 1);
-            std::memcpy(state->message, text, size);
-            state->message[size] = '\0';
+            std::size_t size = std::min(std::strlen(text), capacity - 1);
+            std::memcpy(out, text, size);
+            out[size] = '\0';
         }
         break;
     }
+}
+
+SEXP on_condition(SEXP cond, void* data)
+{
+    auto* state = static_cast<guard_state*>(data);
+    state->has_condition = true;
+    state->is_interrupt = Rf_inherits(cond, "interrupt");
+    copy_message(cond, state->message, sizeof(state->message));
     return R_NilValue;
 }
 
@@ -80,6 +86,61 @@ void run_try_catch(void* data)
         state->result = value;
         state->has_returned = true;
     }
+}
+
+// The state of one guarded_fast() call. The message buffer is left
+// uninitialised until an error fills it: clearing 8 KB per call would
+// cost more than the rest of the guard.
+struct fast_guard_state {
+    SEXP (*body)(void*);
+    void* data;
+    SEXP result;       // preserved until guarded_fast() wraps it
+    bool has_returned; // body returned normally
+    bool has_error;    // an R error ended body
+    char message[8192];
+};
+
+// A call that jumps to the top level through R's own "abort" restart,
+// made once and kept. That restart is always the last one
+// computeRestarts() lists; invokeRestart("abort") would take an "abort"
+// restart that the code in the body set up itself.
+SEXP abort_call()
+{
+    static SEXP call = R_NilValue;
+    if (call == R_NilValue) {
+        SEXP fn = PROTECT(R_ParseEvalString(
+            "function() { restarts <- computeRestarts(); "
+            "invokeRestart(restarts[[length(restarts)]]) }",
+            R_BaseEnv));
+        SEXP value = Rf_lang1(fn);
+        R_PreserveObject(value);
+        UNPROTECT(1);
+        call = value;
+    }
+    return call;
+}
+
+// R's calling handler for an error inside guarded_fast(). It keeps the
+// message, then leaves through R's "abort" restart, which unwinds without
+// printing to the R_ToplevelExec context of the guard. Returning instead
+// would let R print the error before it unwinds.
+SEXP on_fast_error(SEXP cond, void* data)
+{
+    auto* state = static_cast<fast_guard_state*>(data);
+    state->has_error = true;
+    copy_message(cond, state->message, sizeof(state->message));
+    Rf_eval(abort_call(), R_BaseEnv);
+    return R_NilValue;
+}
+
+void run_with_error_handler(void* data)
+{
+    auto* state = static_cast<fast_guard_state*>(data);
+    SEXP value = R_withCallingErrorHandler(state->body, state->data,
+                                           on_fast_error, state);
+    R_PreserveObject(value);
+    state->result = value;
+    state->has_returned = true;
 }
 
 struct call_state {
@@ -145,7 +206,32 @@ Rcpp::RObject guarded(SEXP (*body)(void*), void* data)
     throw r_failure(failure_kind::error, state.message);
 }
 
-Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
+Rcpp::RObject guarded_fast(SEXP (*body)(void*), void* data)
+{
+    require_r_thread("call R");
+    abort_call(); // made before body runs, so an error never allocates it
+    fast_guard_state state;
+    state.body = body;
+    state.data = data;
+    state.result = R_NilValue;
+    state.has_returned = false;
+    state.has_error = false;
+
+    bool completed = R_ToplevelExec(run_with_error_handler, &state);
+    if (completed && state.has_returned) {
+        Rcpp::RObject result(state.result);
+        R_ReleaseObject(state.result);
+        return result;
+    }
+    if (state.has_error)
+        throw r_failure(failure_kind::error, state.message);
+    throw r_failure(failure_kind::jump,
+                    "aborted by a jump to the top level");
+}
+
+namespace {
+
+call_state make_call_state(SEXP fn, std::initializer_list<SEXP> args)
 {
     call_state state{fn, {}, 0};
     if (args.size() > 4)
@@ -154,7 +240,21 @@ Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
             std::to_string(args.size()));
     for (SEXP arg : args)
         state.args[state.nargs++] = arg;
+    return state;
+}
+
+} // namespace
+
+Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args)
+{
+    call_state state = make_call_state(fn, args);
     return guarded(run_call, &state);
+}
+
+Rcpp::RObject guarded_call_fast(SEXP fn, std::initializer_list<SEXP> args)
+{
+    call_state state = make_call_state(fn, args);
+    return guarded_fast(run_call, &state);
 }
 
 } // namespace detail

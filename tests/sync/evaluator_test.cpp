@@ -361,3 +361,21 @@ TEST_CASE("evaluate_payload names payload problems", "[sync][r]")
                               0) == 0);
     }
 }
+
+TEST_CASE("evaluate ignores a task's own abort restart", "[sync][r]")
+{
+    r_session();
+    // The task's error must not leave through the task's own restart.
+    auto result = evaluate(
+        r("quote(withRestarts(stop('inner failure'), "
+          "abort = function() 42))"),
+        r("list()"));
+    REQUIRE(result.kind == result_kind::error);
+    REQUIRE(as_string(Rf_getAttrib(result.object, Rf_install("message"))) ==
+            "inner failure");
+
+    auto next = evaluate(r("quote(invokeRestart('abort'))"), r("list()"));
+    REQUIRE(next.kind == result_kind::error);
+    REQUIRE(as_string(next.object) ==
+            "Error: evaluate task: aborted by a jump to the top level");
+}

@@ -11,6 +11,7 @@
 #include <vector>
 
 using mirai::sync::serialize_to;
+using mirai::sync::serialize_up_to;
 using mirai::sync::serialized_size;
 using mirai::sync::unserialize;
 using mirai::test::r_session;
@@ -168,4 +169,28 @@ TEST_CASE("unserialize rejects bytes after the object", "[sync][r]")
     REQUIRE(unserialize_error(bytes.data(), bytes.size()) ==
             "unserialize payload: 1 bytes left after the object of " +
                 std::to_string(size) + " bytes");
+}
+
+TEST_CASE("serialize_up_to writes an object that fits", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(a = 1:3, b = 'text')");
+    std::vector<unsigned char> expected = to_bytes(object);
+    std::vector<unsigned char> buffer(expected.size() + 100, 0xee);
+
+    std::size_t size = serialize_up_to(object, buffer.data(), buffer.size());
+    REQUIRE(size == expected.size());
+    REQUIRE(std::memcmp(buffer.data(), expected.data(), size) == 0);
+    REQUIRE(buffer[size] == 0xee);
+}
+
+TEST_CASE("serialize_up_to sizes an object that does not fit", "[sync][r]")
+{
+    Rcpp::RObject object = r("as.numeric(1:1000)");
+    std::vector<unsigned char> expected = to_bytes(object);
+    std::vector<unsigned char> buffer(64 + 1, 0xee);
+
+    std::size_t size = serialize_up_to(object, buffer.data(), 64);
+    REQUIRE(size == expected.size());
+    REQUIRE(size > 64);
+    REQUIRE(buffer[64] == 0xee);
 }
