@@ -1,6 +1,7 @@
 #include "worker/detail/connection.hpp"
 
 #include "dispatcher/log.h"
+#include "dispatcher/socket_close.h"
 #include "dispatcher/wire.h"
 
 #include <nng/protocol/pair1/pair.h>
@@ -95,7 +96,12 @@ connection::~connection()
     if (recv_aio_ != nullptr) {
         nng_aio_stop(recv_aio_);
     }
-    nng_close(socket_);
+    // Bounded: a close stuck in NNG 1.5.2 (dispatcher/socket_close.h)
+    // must not keep the daemon alive. The aios are then left to the
+    // process exit, which follows.
+    if (!dsp_socket_close_within(socket_, 1000)) {
+        return;
+    }
     nng_aio_free(recv_aio_);
     nng_aio_free(hello_aio_);
 }
