@@ -11,26 +11,11 @@ namespace mh = mirai::host;
 using mirai::test::daemons_guard;
 using mirai::test::host_session;
 using mirai::test::seconds_since;
+using mirai::test::wait_running;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-// Wait until the task runs on a daemon; returns that daemon's pid.
-std::uint64_t wait_running(const mh::handle& task)
-{
-    auto start = clock_type::now();
-    while (seconds_since(start) < 10) {
-        for (const mh::daemon_status& d : mh::status().daemons) {
-            if (d.task_id == task.id()) {
-                return d.pid;
-            }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    FAIL("task " << task.id() << " did not start within 10 s");
-    return 0;
-}
 
 std::vector<std::uint64_t> daemon_pids()
 {

@@ -13,25 +13,11 @@ namespace mh = mirai::host;
 using mirai::test::daemons_guard;
 using mirai::test::host_session;
 using mirai::test::seconds_since;
+using mirai::test::wait_running;
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-
-std::uint64_t wait_running(const mh::handle& task)
-{
-    auto start = clock_type::now();
-    while (seconds_since(start) < 10) {
-        for (const mh::daemon_status& d : mh::status().daemons) {
-            if (d.task_id == task.id()) {
-                return d.pid;
-            }
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    FAIL("task " << task.id() << " did not start within 10 s");
-    return 0;
-}
 
 bool wait_connections(std::uint32_t n, double seconds)
 {

@@ -79,5 +79,22 @@ inline double seconds_since(std::chrono::steady_clock::time_point start)
     return d.count();
 }
 
+// Wait until task runs on a daemon and return that daemon's pid; fails
+// the test after 10 s.
+inline std::uint64_t wait_running(const host::handle& task)
+{
+    auto start = std::chrono::steady_clock::now();
+    while (seconds_since(start) < 10) {
+        for (const host::daemon_status& d : host::status().daemons) {
+            if (d.task_id == task.id()) {
+                return d.pid;
+            }
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    FAIL("task " << task.id() << " did not start within 10 s");
+    return 0;
+}
+
 } // namespace test
 } // namespace mirai
