@@ -18,6 +18,8 @@
 #include <RInside.h>
 #include <nng/nng.h>
 
+#include <malloc.h>
+
 #include <chrono>
 #include <exception>
 #include <limits>
@@ -258,6 +260,15 @@ int serve(inbox& box, connection& conn, const options& opts)
     return status != exit_normal ? status : retire_status;
 }
 
+// Give back what R's start-up freed: a full collection, then the heap
+// pages malloc keeps cached. An idle daemon's resident set is its cost
+// while it waits.
+void release_startup_memory()
+{
+    R_gc();
+    malloc_trim(0);
+}
+
 std::string r_tempdir()
 {
     Rcpp::Function tempdir("tempdir");
@@ -281,6 +292,7 @@ int run_daemon(const options& opts, int argc, char** argv)
 
         RInside r(argc, argv, true, false, false);
         sync::install_r_support();
+        release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
 
