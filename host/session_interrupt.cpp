@@ -8,6 +8,7 @@
 // that closes between the check and the store leaves the flag set for R
 // code run outside any scope, until the next scope clears it.
 #include "host/session.hpp"
+#include "sync/evaluator.hpp"
 
 #include <RInside.h>
 #include <R_ext/Parse.h>
@@ -42,6 +43,7 @@ void stop_evaluation(bool is_on_r_thread) noexcept
     if (evaluation_depth.load() == 0) {
         return;
     }
+    sync::note_interrupt_request();
     R_interrupts_pending = 1;
     if (!is_on_r_thread) {
         pthread_kill(r_thread_handle, SIGINT);

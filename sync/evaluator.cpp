@@ -9,6 +9,7 @@
 #include "sync/detail/guard.hpp"
 #include "sync/detail/support.hpp"
 
+#include <atomic>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -181,6 +182,20 @@ evaluation run_task(SEXP expr, SEXP data)
 
 } // namespace
 
+namespace {
+
+std::atomic<bool> is_interrupt_noted{false};
+
+static_assert(std::atomic<bool>::is_always_lock_free,
+              "note_interrupt_request runs in signal handlers");
+
+} // namespace
+
+void note_interrupt_request() noexcept
+{
+    is_interrupt_noted.store(true);
+}
+
 void clear_interrupt() noexcept
 {
     R_interrupts_pending = 0;
@@ -201,6 +216,7 @@ evaluation evaluate(SEXP expr, SEXP data)
     detail::require_r_thread("evaluate task");
     // A request to interrupt the previous task must not stop this one.
     clear_interrupt();
+    is_interrupt_noted.store(false);
 
     try {
         std::string problem = check_data(data);
@@ -208,7 +224,11 @@ evaluation evaluate(SEXP expr, SEXP data)
             return error_result("evaluate task: data: " + problem);
         return run_task(expr, data);
     } catch (const detail::r_failure& e) {
-        if (e.kind() == detail::failure_kind::interrupt)
+        bool is_interrupt =
+            e.kind() == detail::failure_kind::interrupt ||
+            (e.kind() == detail::failure_kind::jump &&
+             is_interrupt_noted.load());
+        if (is_interrupt)
             return interrupt_result();
         return error_result(std::string("evaluate task: ") + e.what());
     } catch (const std::exception& e) {

@@ -38,6 +38,12 @@ Rcpp::RObject make_task(SEXP expr, SEXP data);
 // than R's (the first thread that used this library).
 evaluation evaluate(SEXP expr, SEXP data);
 
+// Record that an interrupt was requested for the evaluation in progress.
+// Async-signal-safe. An interrupt can land in the instant before the task's
+// handlers are set up, where R can only jump to the top level; with this
+// record, evaluate() reports that jump as an interrupt, not an error.
+void note_interrupt_request() noexcept;
+
 // Clear R's pending interrupt flag. evaluate() calls it before each task,
 // so that an interrupt meant for a finished task cannot stop the next one.
 void clear_interrupt() noexcept;

@@ -1,5 +1,6 @@
 #include "worker/detail/r_interrupt.hpp"
 
+#include "sync/evaluator.hpp"
 #include "sync/r.hpp"
 
 #include <signal.h>
@@ -64,6 +65,7 @@ void enable_interrupt_signal()
 
 void interrupt_r(pthread_t r_thread)
 {
+    sync::note_interrupt_request();
     R_interrupts_pending = 1;
     pthread_kill(r_thread, SIGINT);
 }
