@@ -4,7 +4,7 @@
 //
 // 1. A linear model per group: mpg ~ wt + hp on mtcars, by cylinders.
 // 2. A bootstrap of a regression on airquality: Ozone ~ Solar.R + Wind +
-//    Temp, refitted on 2,000 resamples, each drawn after set.seed(i), so
+//    Temp, refitted on 5,000 resamples, each drawn after set.seed(i), so
 //    the resamples do not depend on which daemon runs them.
 #include "host/mirai.hpp"
 
@@ -20,8 +20,8 @@ namespace mh = mirai::host;
 namespace {
 
 constexpr int daemon_count = 4;
-constexpr int resamples = 2000;
-constexpr int chunk_size = 50;
+constexpr int resamples = 5000;
+constexpr int chunk_size = 125;
 
 // Defined in the host's global environment; the functions travel to the
 // daemons with each task.
