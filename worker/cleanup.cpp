@@ -22,21 +22,30 @@ snapshot = function() {
     list(globals = g, search = search(), options = options())
 },
 restore = function(saved) {
-    now <- ls(.GlobalEnv, all.names = TRUE)
-    extra <- setdiff(now, c(names(saved$globals), ".Random.seed"))
-    try(rm(list = extra, envir = .GlobalEnv), silent = TRUE)
-    for (name in names(saved$globals))
-        try(assign(name, saved$globals[[name]], envir = .GlobalEnv),
-            silent = TRUE)
-    for (name in rev(setdiff(search(), saved$search))) {
-        pos <- match(name, search())
-        if (!is.na(pos))
-            try(detach(pos = pos), silent = TRUE)
+    # Most tasks change nothing: each part is compared first (identical()
+    # returns at once for the same objects) and restored only if changed.
+    g <- as.list(.GlobalEnv, all.names = TRUE)
+    g[[".Random.seed"]] <- NULL
+    if (!identical(g, saved$globals)) {
+        extra <- setdiff(names(g), names(saved$globals))
+        try(rm(list = extra, envir = .GlobalEnv), silent = TRUE)
+        for (name in names(saved$globals))
+            try(assign(name, saved$globals[[name]], envir = .GlobalEnv),
+                silent = TRUE)
     }
-    added <- setdiff(names(options()), names(saved$options))
-    if (length(added))
-        options(stats::setNames(vector("list", length(added)), added))
-    try(options(saved$options), silent = TRUE)
+    if (!identical(search(), saved$search)) {
+        for (name in rev(setdiff(search(), saved$search))) {
+            pos <- match(name, search())
+            if (!is.na(pos))
+                try(detach(pos = pos), silent = TRUE)
+        }
+    }
+    if (!identical(options(), saved$options)) {
+        added <- setdiff(names(options()), names(saved$options))
+        if (length(added))
+            options(stats::setNames(vector("list", length(added)), added))
+        try(options(saved$options), silent = TRUE)
+    }
     invisible(NULL)
 }
 )
