@@ -15,9 +15,10 @@ int daemons(int n, const daemons_options& options)
     session& s = session::current();
     s.require_r_thread("set daemons");
     detail::release_deferred_objects();
-    if (n < 0) {
+    if (n < 0 || n > max_local_daemons) {
         throw error("set daemons for profile '" + options.profile +
-                    "': expected a count of 0 or more, got " +
+                    "': expected a count of 0 to " +
+                    std::to_string(max_local_daemons) + ", got " +
                     std::to_string(n));
     }
     if (options.profile.empty()) {
@@ -58,6 +59,12 @@ int launch_local(int n, const std::string& profile)
     if (n < 1) {
         throw error("add daemons to profile '" + profile +
                     "': expected a count of 1 or more, got " +
+                    std::to_string(n));
+    }
+    if (n > max_local_daemons) {
+        throw error("add daemons to profile '" + profile +
+                    "': expected a count of at most " +
+                    std::to_string(max_local_daemons) + ", got " +
                     std::to_string(n));
     }
     detail::profile* p = s.profiles().find(profile);

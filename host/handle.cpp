@@ -145,7 +145,12 @@ task_error make_task_error(SEXP result, std::uint64_t task_id)
     std::string prefix = "task " + std::to_string(task_id) + ": ";
     if (Rf_inherits(result, "miraiError")) {
         std::string message = attribute_string(result, "message");
-        return task_error(prefix + CHAR(STRING_ELT(result, 0)), 0, message,
+        // A task may return any object with this class, so nothing about
+        // its type is assumed: only a string gives the usual text.
+        std::string text = TYPEOF(result) == STRSXP && XLENGTH(result) > 0
+                               ? CHAR(STRING_ELT(result, 0))
+                               : "Error: " + message;
+        return task_error(prefix + text, 0, message,
                           attribute_string(result, "call"),
                           attribute_strings(result, "condition.class"),
                           attribute_strings(result, "stack.trace"));
@@ -154,7 +159,9 @@ task_error make_task_error(SEXP result, std::uint64_t task_id)
         return task_error(prefix + "interrupted", 0, "interrupted", "",
                           {"miraiInterrupt"}, {});
     }
-    int code = Rf_asInteger(result);
+    bool is_number = (TYPEOF(result) == INTSXP || TYPEOF(result) == REALSXP ||
+                      TYPEOF(result) == LGLSXP) && XLENGTH(result) > 0;
+    int code = is_number ? Rf_asInteger(result) : NA_INTEGER;
     std::string text = "error value " + std::to_string(code) + ": " +
                        dsp_strerror(code);
     return task_error(prefix + text, code, text, "", {"errorValue"}, {});

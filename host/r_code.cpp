@@ -31,6 +31,12 @@ Rcpp::RObject call_base_fast(const char* name,
 
 Rcpp::RObject parse_code(const std::string& code)
 {
+    std::size_t nul = code.find('\0');
+    if (nul != std::string::npos) {
+        // R strings end at a NUL, so the rest would be dropped silently.
+        throw error("parse expression: NUL byte at offset " +
+                    std::to_string(nul) + "; R code cannot contain one");
+    }
     Rcpp::CharacterVector text(1, code);
     try {
         // str2expression() keeps no source references, so the parsed

@@ -6,10 +6,13 @@
 #include "host/detail/value_cache.hpp"
 #include "host/error.hpp"
 #include "sync/conditions.hpp"
+#include "sync/stack.hpp"
 
 #include "dispatcher/log.h"
 
 #include <RInside.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <atomic>
 
@@ -25,6 +28,12 @@ std::atomic<session*> current_session{nullptr};
 
 session::session(const session_options& options)
 {
+    // R takes the thread that starts it for the main thread: it measures
+    // its C stack from there, and starting it elsewhere aborts the process.
+    if (syscall(SYS_gettid) != getpid()) {
+        throw error("create session: must run on the process's main thread, "
+                    "as R can only start there; called from another thread");
+    }
     if (r_started.exchange(true)) {
         throw error("create session: R already started in this process; "
                     "only one session may exist per process");
@@ -33,6 +42,7 @@ session::session(const session_options& options)
     r_ = std::make_unique<RInside>(0, nullptr, true, false,
                                    options.interactive);
     sync::install_r_support();
+    sync::enable_c_stack_check();
     install_interrupt_handler();
     profiles_ = std::make_unique<detail::profile_registry>();
     current_session = this;

@@ -24,6 +24,11 @@ void check_names(const data& values, const char* operation)
             throw error(std::string(operation) + ": data item " +
                         std::to_string(i + 1) + " has an empty name");
         }
+        if (values[i].first.find('\0') != std::string::npos) {
+            throw error(std::string(operation) + ": data item " +
+                        std::to_string(i + 1) +
+                        " has a NUL byte in its name");
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 #include "sync/conditions.hpp"
 #include "sync/evaluator.hpp"
 #include "sync/serialize.hpp"
+#include "sync/stack.hpp"
 #include "worker/detail/cleanup.hpp"
 #include "worker/detail/connection.hpp"
 #include "worker/detail/inbox.hpp"
@@ -292,6 +293,7 @@ int run_daemon(const options& opts, int argc, char** argv)
 
         RInside r(argc, argv, true, false, false);
         sync::install_r_support();
+        sync::enable_c_stack_check();
         release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();

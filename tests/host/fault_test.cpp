@@ -209,7 +209,7 @@ TEST_CASE("misuse gets exact errors", "[host][r]")
                       "only one session may exist per process");
     CHECK_THROWS_WITH(mh::daemons(-3),
                       "set daemons for profile 'default': expected a count "
-                      "of 0 or more, got -3");
+                      "of 0 to 1024, got -3");
     CHECK_THROWS_WITH(mh::launch_local(1),
                       "add daemons to profile 'default': no daemons set: "
                       "call daemons(n) first");

@@ -76,3 +76,19 @@ TEST_CASE("browser in a sync task reads piped commands", "[host][r]")
     CHECK(output.find("result: 100") != std::string::npos);
 }
 #endif // MIRAI_EXAMPLES_DIR
+
+TEST_CASE("session off the main thread is rejected", "[host][r]")
+{
+    std::string message;
+    std::thread other([&] {
+        try {
+            mirai::host::session s;
+        } catch (const mirai::host::error& e) {
+            message = e.what();
+        }
+    });
+    other.join();
+    CHECK(message == "create session: must run on the process's main "
+                     "thread, as R can only start there; called from "
+                     "another thread");
+}

@@ -209,7 +209,12 @@ TEST_CASE("misuse gets clear errors", "[host][r]")
     daemons_guard guard;
 
     CHECK_THROWS_WITH(mh::daemons(-1),
-                      Catch::Contains("expected a count of 0 or more, got -1"));
+                      Catch::Contains("expected a count of 0 to 1024, got -1"));
+    CHECK_THROWS_WITH(mh::daemons(1025),
+                      Catch::Contains("expected a count of 0 to 1024, got 1025"));
+    CHECK_THROWS_WITH(mh::mirai(std::string("1\0; 99", 6)),
+                      "parse expression: NUL byte at offset 1; R code cannot "
+                      "contain one");
     CHECK_THROWS_WITH(mh::mirai("1"),
                       Catch::Contains("no daemons set: call daemons(n) first"));
     CHECK_THROWS_WITH(mh::session(),
@@ -227,4 +232,47 @@ TEST_CASE("misuse gets clear errors", "[host][r]")
     });
     other.join();
     CHECK(message.find("not R's") != std::string::npos);
+}
+
+TEST_CASE("value shaped like an error does not break the host",
+    "[host][r][net]")
+{
+    host_session();
+    daemons_guard guard;
+    mh::daemons(1);
+
+    mh::handle list_error = mh::mirai(
+        "structure(list(a = 1), class = c('miraiError', 'errorValue'))");
+    CHECK_THROWS_WITH(list_error.get<double>(), Catch::Contains("Error: "));
+    mh::handle list_value =
+        mh::mirai("structure(list(a = 1), class = 'errorValue')");
+    CHECK_THROWS_WITH(list_value.get<double>(),
+                      Catch::Contains("error value"));
+    // The host still runs tasks.
+    CHECK(mh::mirai("2L").get<int>() == 2);
+}
+
+TEST_CASE("deeply nested data gives a clear error", "[host][r][net]")
+{
+    host_session();
+    daemons_guard guard;
+    mh::daemons(1);
+
+    // Serializing this recurses once per level: without R's C stack check
+    // it overflows the stack and kills the process.
+    Rcpp::RObject deep = Rcpp::Function("eval")(Rcpp::Function("parse")(
+        Rcpp::Named("text") =
+            "local({x <- list(); for (i in 1:1e5) x <- list(x); x})"));
+    // NOTE: the R message ("C stack usage ...") is lost on the way: the
+    // serializer's guard reports the stack error only as a jump.
+    CHECK_THROWS_WITH(mh::mirai("1", {{"x", deep}}),
+                      Catch::Contains("serialize task: serialize object"));
+
+    // The same value as a result: the daemon reports it and lives on.
+    mh::handle made = mh::mirai(
+        "x <- list(); for (i in 1:1e5) x <- list(x); x");
+    CHECK_THROWS_WITH(made.get<int>(),
+                      Catch::Contains("serialize result: serialize object"));
+    CHECK(mh::mirai("3L").get<int>() == 3);
+    CHECK(mh::status().connections == 1);
 }
