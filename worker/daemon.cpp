@@ -176,9 +176,11 @@ void send_reply(inbox& box, connection& conn, const inbound_frame& frame,
 }
 
 // Evaluate one frame and reply. Task frames leave R as the last snapshot
-// found it (with --cleanup); setup frames make a new snapshot.
+// found it (with --cleanup); setup frames make a new snapshot. before_reply
+// runs between the evaluation and the reply.
+template <typename Hook>
 void run_frame(inbox& box, connection& conn, const inbound_frame& frame,
-    r_state_keeper* keeper)
+    r_state_keeper* keeper, Hook before_reply)
 {
     std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
         nng_msg_free);
@@ -186,6 +188,7 @@ void run_frame(inbox& box, connection& conn, const inbound_frame& frame,
     box.finish();
     request.reset(); // the task's bytes are no longer needed
 
+    before_reply();
     send_reply(box, conn, frame, result);
     if (keeper == nullptr) {
         return;
@@ -236,25 +239,34 @@ int serve(inbox& box, connection& conn, const options& opts)
             break;
         }
 
-        int reached = exit_normal;
-        if (got == take_result::timed_out) {
-            reached = limits.status_at_deadline();
-        } else {
-            bool is_task = frame.header.type == DSP_FRAME_TASK;
-            run_frame(box, conn, frame, keeper.get());
-            if (is_task) {
-                reached = limits.finish_task();
-            } else {
-                limits.finish_setup();
+        // A limit reached by a task retires the daemon before the task's
+        // result goes out: the dispatcher reads the request first, so it
+        // sends no further task (maxtasks counts exactly, and walltime
+        // stops work at the first task that ends past it).
+        bool is_lost = false;
+        auto retire_on = [&](int reached) {
+            if (reached == exit_normal || retire_status != exit_normal) {
+                return;
             }
-        }
-        if (reached != exit_normal && retire_status == exit_normal) {
             retire_status = reached;
             box.set_retiring();
-            if (!retire(conn, reached)) {
-                break;
-            }
+            is_lost = !retire(conn, reached);
             retire_deadline = task_limits::clock::now() + retire_timeout;
+        };
+        if (got == take_result::timed_out) {
+            retire_on(limits.status_at_deadline());
+        } else {
+            bool is_task = frame.header.type == DSP_FRAME_TASK;
+            run_frame(box, conn, frame, keeper.get(), [&] {
+                if (is_task) {
+                    retire_on(limits.finish_task());
+                } else {
+                    limits.finish_setup();
+                }
+            });
+        }
+        if (is_lost) {
+            break;
         }
     }
     int status = box.exit_status();

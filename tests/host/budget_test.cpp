@@ -88,7 +88,9 @@ TEST_CASE("mirai blocks until a daemon takes a queued task",
 {
     host_session();
     daemons_guard guard;
-    mh::handle busy = occupy_daemon(8, 1000);
+    // The daemon stays busy well past the watcher's sample, even on a
+    // loaded machine.
+    mh::handle busy = occupy_daemon(8, 3000);
     mh::handle first = mh::mirai("length(x)", {{"x", big}});
 
     // A watcher samples the state while the R thread is blocked below.

@@ -37,6 +37,23 @@ int run_int_task(daemon_harness& harness, std::uint64_t id,
     return Rcpp::as<int>(unserialize_payload(result));
 }
 
+// Run the task that reaches a limit. The daemon asks to retire before it
+// returns the result, so that a dispatcher sends it nothing more; answer
+// with an exit frame and return how the daemon ended.
+process_end run_retiring_task(daemon_harness& harness, pid_t pid,
+    std::uint64_t id, const std::string& code, int expected)
+{
+    harness.send(DSP_FRAME_TASK, id, task_payload(code));
+    received_frame retire = harness.receive(10000);
+    CHECK(retire.header.type == DSP_FRAME_EXIT);
+    received_frame result = harness.receive(10000);
+    REQUIRE(result.header.type == DSP_FRAME_RESULT);
+    CHECK(result.header.task_id == id);
+    CHECK(Rcpp::as<int>(unserialize_payload(result)) == expected);
+    harness.send(DSP_FRAME_EXIT, 0, {});
+    return harness.wait_end(pid, 5000);
+}
+
 bool file_exists(const std::string& path)
 {
     struct stat info;
@@ -55,9 +72,7 @@ TEST_CASE("daemon retires with status 3 after maxtasks",
     // A setup does not count as a task.
     harness.send(DSP_FRAME_SETUP, 100, task_payload("NULL"));
     CHECK(harness.receive(5000).header.type == DSP_FRAME_SETUP);
-    CHECK(run_int_task(harness, 2, "2L") == 2);
-
-    process_end end = expect_retire(harness, pid, 5000);
+    process_end end = run_retiring_task(harness, pid, 2, "2L", 2);
     CHECK_FALSE(end.is_timed_out);
     CHECK(end.exit_code == 3);
     CHECK(has_no_children());
@@ -106,15 +121,15 @@ TEST_CASE("daemon retires with status 2 after walltime", "[worker][r][net]")
     daemon_harness harness;
     pid_t pid = harness.spawn_connected(10000, {"--walltime", "1500"});
 
+    process_end end;
     SECTION("between tasks: the running task is not stopped")
     {
-        CHECK(run_int_task(harness, 1, "Sys.sleep(2); 1L") == 1);
+        end = run_retiring_task(harness, pid, 1, "Sys.sleep(2); 1L", 1);
     }
     SECTION("while idle")
     {
+        end = expect_retire(harness, pid, 5000);
     }
-
-    process_end end = expect_retire(harness, pid, 5000);
     CHECK_FALSE(end.is_timed_out);
     CHECK(end.exit_code == 2);
     CHECK(has_no_children());
