@@ -10,6 +10,7 @@
 #include "host/session.hpp"
 #include "sync/evaluator.hpp"
 
+#include <chrono>
 #include <cstdint>
 
 namespace mirai {
@@ -148,6 +149,7 @@ std::size_t race_mirai(const std::vector<handle>& tasks)
     }
     detail::resolution_signal& signal =
         *session::current().profiles().signal();
+    std::uint64_t interrupts = session::interrupt_generation();
     while (true) {
         std::uint64_t generation;
         {
@@ -160,10 +162,16 @@ std::size_t race_mirai(const std::vector<handle>& tasks)
             }
         }
         // A resolution after the scan bumps the generation, so the wait
-        // below cannot miss it.
+        // below cannot miss it. The wait is sliced, as handle::wait() is,
+        // so that session::interrupt() or SIGINT can end it.
         std::unique_lock<std::mutex> lock(signal.mutex);
-        signal.cv.wait(lock,
-                       [&] { return signal.generation != generation; });
+        while (!signal.cv.wait_for(lock, std::chrono::milliseconds(20), [&] {
+            return signal.generation != generation;
+        })) {
+            if (session::interrupt_generation() != interrupts) {
+                throw interrupted("race tasks: interrupted");
+            }
+        }
     }
 }
 

@@ -292,6 +292,10 @@ TEST_CASE("interrupt ends a wait and the handle still resolves",
     {
         CHECK_THROWS_WITH(h.get<int>(), Catch::Contains("interrupted"));
     }
+    SECTION("race_mirai")
+    {
+        CHECK_THROWS_WITH(mh::race_mirai({h}), "race tasks: interrupted");
+    }
     interrupter.join();
     CHECK(h.unresolved());
     h.wait();
