@@ -180,11 +180,15 @@ int profile::queue_task(nng_msg* msg, void* holder,
                         bool may_block)
 {
     int slice = may_block ? budget_wait_slice_ms : 0;
+    std::uint64_t interrupts = session::interrupt_generation();
     int rc;
     while ((rc = dsp_dispatcher_submit_wait(dispatcher_, msg, on_task_result,
                                             holder, &opts, id, slice)) ==
            DSP_ETIMEDOUT) {
-        if (R_interrupts_pending) {
+        // session::interrupt() and SIGINT count a generation (R's flag is
+        // cleared outside evaluations); a flag set by other code counts too.
+        if (session::interrupt_generation() != interrupts ||
+            R_interrupts_pending) {
             R_interrupts_pending = 0;
             nng_msg_free(msg);
             throw error("submit task on profile '" + name_ +

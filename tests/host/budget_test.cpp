@@ -10,6 +10,7 @@
 #include "tests/host/host_fixture.hpp"
 
 #include <atomic>
+#include <functional>
 #include <future>
 #include <thread>
 
@@ -124,10 +125,19 @@ TEST_CASE("mirai blocked by the budget ends on an R interrupt",
     mh::handle busy = occupy_daemon(8, 3000);
     mh::handle first = mh::mirai("length(x)", {{"x", big}});
 
-    auto interrupter = std::async(std::launch::async, [] {
+    std::function<void()> interrupt;
+    SECTION("R's flag")
+    {
+        // What R's own SIGINT handler does.
+        interrupt = [] { R_interrupts_pending = 1; };
+    }
+    SECTION("session::interrupt")
+    {
+        interrupt = [] { host_session().interrupt(); };
+    }
+    auto interrupter = std::async(std::launch::async, [&] {
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        // What R's SIGINT handler does.
-        R_interrupts_pending = 1;
+        interrupt();
     });
     try {
         mh::mirai("sum(x)", {{"x", big}});
