@@ -8,7 +8,6 @@
 #include "dispatcher/socket_close.h"
 
 #include <stdlib.h>
-#include <time.h>
 
 /*
  * How long close waits for daemons to hang up after their exit frame.
@@ -47,11 +46,7 @@ resolve_all_locked(dsp_dispatcher *d, dsp__batch *batch)
 static void
 linger_locked(dsp_dispatcher *d)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += DSP_CLOSE_LINGER_MS * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = dsp__deadline_after(DSP_CLOSE_LINGER_MS);
 
     while (d->stats.connections > 0) {
         if (pthread_cond_timedwait(&d->cond, &d->lock, &deadline) != 0) {

@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 
 /* The setup with this id, by binary search: ids grow with the index. */
 static dsp_setup *
@@ -98,21 +97,6 @@ dsp_dispatcher_everywhere(dsp_dispatcher *d, nng_msg *msg,
     }
     pthread_mutex_unlock(&d->lock);
     return DSP_OK;
-}
-
-/* A deadline timeout_ms from now on CLOCK_MONOTONIC, the cond's clock. */
-struct timespec
-dsp__deadline_after(int timeout_ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += timeout_ms / 1000;
-    t.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
 }
 
 /* Wait once on d->cond; DSP_ETIMEDOUT when the deadline (if any) passed. */

@@ -4,12 +4,12 @@
  */
 #include "dispatcher/socket_close.h"
 
+#include "dispatcher/detail/deadline.h"
 #include "dispatcher/log.h"
 
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <time.h>
 
 typedef struct close_job {
     nng_socket sock;
@@ -45,18 +45,6 @@ close_main(void *arg)
     return NULL;
 }
 
-static struct timespec
-deadline_after(int timeout_ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    t.tv_sec += timeout_ms / 1000;
-    t.tv_nsec += (long) (timeout_ms % 1000) * 1000000L;
-    t.tv_sec += t.tv_nsec / 1000000000L;
-    t.tv_nsec %= 1000000000L;
-    return t;
-}
-
 static close_job *
 job_new(nng_socket sock)
 {
@@ -82,13 +70,16 @@ dsp_socket_close_within(nng_socket sock, int timeout_ms)
     pthread_t thread;
     if (job == NULL || pthread_create(&thread, NULL, close_main, job) != 0) {
         /* No thread to spare: close here, with no deadline. */
-        free(job);
+        if (job != NULL) {
+            job->owners = 1;
+            release(job);
+        }
         nng_close(sock);
         return true;
     }
     pthread_detach(thread);
 
-    struct timespec deadline = deadline_after(timeout_ms);
+    struct timespec deadline = dsp__deadline_after(timeout_ms);
     pthread_mutex_lock(&job->lock);
     int rv = 0;
     while (!job->is_done && rv != ETIMEDOUT) {

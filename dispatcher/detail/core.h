@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include "dispatcher/detail/deadline.h"
 #include "dispatcher/detail/id_map.h"
 #include "dispatcher/detail/list.h"
 #include "dispatcher/dispatcher.h"
@@ -212,9 +213,6 @@ void dsp__daemon_drop_locked(dsp_dispatcher *d, dsp_daemon *daemon);
  */
 int dsp__setup_ack_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     uint64_t setup_id);
-
-/* A deadline timeout_ms from now on CLOCK_MONOTONIC, the conds' clock. */
-struct timespec dsp__deadline_after(int timeout_ms);
 
 /*
  * Leave a blocking call (one that counted itself in users) and unlock.
