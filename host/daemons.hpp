@@ -9,7 +9,8 @@
 namespace mirai {
 namespace host {
 
-// The most local daemons daemons() and launch_local() start at once. Each
+// The maximum number of local daemons daemons() and launch_local() start
+// in one call. Each
 // is a process with its own R (about 60 MB resident), so a larger count is
 // taken for a mistake rather than forked until the machine runs out.
 inline constexpr int max_local_daemons = 1024;

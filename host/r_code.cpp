@@ -40,7 +40,7 @@ Rcpp::RObject parse_code(const std::string& code)
     Rcpp::CharacterVector text(1, code);
     try {
         // str2expression() keeps no source references, so the parsed
-        // expression stays small on the wire whatever keep.source says.
+        // expression stays small on the wire whatever keep.source is set to.
         return call_base_fast("str2expression", {text});
     } catch (const sync::detail::r_failure& e) {
         throw error("parse expression: " + std::string(e.what()));

@@ -39,9 +39,9 @@ Rcpp::RObject make_task(SEXP expr, SEXP data);
 evaluation evaluate(SEXP expr, SEXP data);
 
 // Record that an interrupt was requested for the evaluation in progress.
-// Async-signal-safe. An interrupt can land in the instant before the task's
-// handlers are set up, where R can only jump to the top level; with this
-// record, evaluate() reports that jump as an interrupt, not an error.
+// Async-signal-safe. An interrupt that lands just before the task's
+// handlers are set up makes R jump to the top level. With this record,
+// evaluate() reports that jump as an interrupt, not an error.
 void note_interrupt_request() noexcept;
 
 // Clear R's pending interrupt flag. evaluate() calls it before each task,

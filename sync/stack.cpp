@@ -1,6 +1,6 @@
 #include "sync/stack.hpp"
 
-// R declares its stack bounds only for code that asks for them.
+// Rinterface.h declares R's stack bounds only when CSTACK_DEFNS is set.
 #define CSTACK_DEFNS
 #include <Rinterface.h>
 

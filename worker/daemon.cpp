@@ -240,9 +240,9 @@ int serve(inbox& box, connection& conn, const options& opts)
         }
 
         // A limit reached by a task retires the daemon before the task's
-        // result goes out: the dispatcher reads the request first, so it
-        // sends no further task (maxtasks counts exactly, and walltime
-        // stops work at the first task that ends past it).
+        // result goes out. The dispatcher reads the request first, so it
+        // sends no further task: maxtasks counts exactly, and walltime
+        // stops work at the first task that ends past it.
         bool is_lost = false;
         auto retire_on = [&](int reached) {
             if (reached == exit_normal || retire_status != exit_normal) {

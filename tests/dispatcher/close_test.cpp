@@ -37,10 +37,10 @@ TEST_CASE("close resolves every task and sends exit", "[dispatcher][net]")
         CHECK(f.sink.find(id).status == DSP_ECONNRESET);
     }
     // NOTE: in 1 of about 8 loaded full runs neither fake daemon recorded
-    // the exit frame before the close cut the connection; the cause is not
-    // found (NNG 1.5.2 dropping a frame, or the fake daemons' 5 ms receive
-    // polls). A daemon told by the hang-up exits just the same, so either
-    // counts, and no daemon may see the exit frame twice.
+    // the exit frame before the close cut the connection. The cause is not
+    // found: NNG 1.5.2 dropping a frame, or the fake daemons' 5 ms receive
+    // polls. A daemon exits on the hang-up just the same, so either counts,
+    // and no daemon may receive the exit frame twice.
     CHECK((one.wait_count(DSP_FRAME_EXIT, 1, 5s) ||
            one.wait_disconnected(5s)));
     CHECK((two.wait_count(DSP_FRAME_EXIT, 1, 5s) ||
@@ -63,12 +63,12 @@ TEST_CASE("close reaches a daemon whose window is full",
 
     f.close();
     // NOTE: the exit frame bypasses the window, and NNG 1.5.2's pair1 poly
-    // drops a frame for a pipe whose queue is full, which happened in 2 of
-    // many loaded runs. The daemon is then told by the hang-up instead,
-    // which makes a real daemon exit just the same.
-    bool is_told = daemon.wait_count(DSP_FRAME_EXIT, 1, 5s) ||
-                   daemon.wait_disconnected(5s);
-    CHECK(is_told);
+    // drops a frame for a pipe whose queue is full. That happened in 2 of
+    // many loaded runs. The hang-up then notifies the daemon instead, and
+    // a real daemon exits on it just the same.
+    bool is_notified = daemon.wait_count(DSP_FRAME_EXIT, 1, 5s) ||
+                       daemon.wait_disconnected(5s);
+    CHECK(is_notified);
     CHECK(f.sink.size() == 1);
 }
 
@@ -178,7 +178,7 @@ TEST_CASE("close races daemon loss and cancel", "[dispatcher][net]")
         killer.join();
         int status = 0;
         REQUIRE(waitpid(doomed, &status, 0) == doomed);
-        // The steady daemon exits on its own once told to.
+        // The steady daemon exits on its own after the exit frame.
         REQUIRE(waitpid(steady, &status, 0) == steady);
         CHECK(WIFEXITED(status));
 

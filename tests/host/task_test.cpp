@@ -269,9 +269,9 @@ TEST_CASE("deeply nested data gives a clear error", "[host][r][net]")
                       Catch::Contains("serialize task: serialize object"));
 
     // The same value as a result: the daemon reports it and lives on.
-    mh::handle made = mh::mirai(
+    mh::handle nested_result = mh::mirai(
         "x <- list(); for (i in 1:1e5) x <- list(x); x");
-    CHECK_THROWS_WITH(made.get<int>(),
+    CHECK_THROWS_WITH(nested_result.get<int>(),
                       Catch::Contains("serialize result: serialize object"));
     CHECK(mh::mirai("3L").get<int>() == 3);
     CHECK(mh::status().connections == 1);

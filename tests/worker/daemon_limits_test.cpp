@@ -37,8 +37,8 @@ int run_int_task(daemon_harness& harness, std::uint64_t id,
     return Rcpp::as<int>(unserialize_payload(result));
 }
 
-// Run the task that reaches a limit. The daemon asks to retire before it
-// returns the result, so that a dispatcher sends it nothing more; answer
+// Run the task that reaches a limit. The daemon requests to retire before
+// it returns the result, so that a dispatcher sends it nothing more. Reply
 // with an exit frame and return how the daemon ended.
 process_end run_retiring_task(daemon_harness& harness, pid_t pid,
     std::uint64_t id, const std::string& code, int expected)
