@@ -32,9 +32,9 @@ resolve_all_locked(dsp_dispatcher *d, dsp__batch *batch)
     for (node = d->connected.next; node != &d->connected;
          node = node->next) {
         dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, connected_node);
-        if (daemon->task != NULL) {
-            dsp__task_finish_locked(d, daemon->task, DSP_ECONNRESET, NULL,
-                batch);
+        dsp_task *task;
+        while ((task = dsp__daemon_current_task(daemon)) != NULL) {
+            dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, batch);
         }
         if (!daemon->is_closing) {
             dsp__send_control_locked(d, daemon, DSP_FRAME_EXIT, 0);

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 void
 dsp__daemon_drop_locked(dsp_dispatcher *d, dsp_daemon *daemon)
@@ -68,26 +69,25 @@ send_setups_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     }
 }
 
+/* Send waiting cancel and recall frames while the window has room. */
 static void
-start_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
+send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
 {
-    task->state = DSP_TASK_RUNNING;
-    task->daemon = daemon;
-    daemon->task = task;
-    d->stats.awaiting--;
-    d->stats.executing++;
-    dsp__queue_release_locked(d, task);
-
-    /* A task that may be retried keeps a copy for its next attempt. */
-    nng_msg *msg = task->msg;
-    task->msg = NULL;
-    if (task->retries_left > 0 && nng_msg_dup(&task->msg, msg) != 0) {
-        dsp_log(DSP_LOG_WARN, "DSP-TASK-RETRY",
-            "keep task %" PRIu64 " for a retry: %s", task->id,
-            nng_strerror(NNG_ENOMEM));
-        task->msg = NULL;
+    while (daemon->cancel_count > 0 && !daemon->is_closing &&
+        daemon->window_len < DSP_SEND_WINDOW) {
+        uint64_t id = daemon->cancels[0];
+        daemon->cancel_count--;
+        memmove(daemon->cancels, daemon->cancels + 1,
+            daemon->cancel_count * sizeof(daemon->cancels[0]));
+        dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
     }
-    dsp__send_frame_locked(d, daemon, msg, DSP_FRAME_TASK, task->id);
+    if (daemon->recall_to_send && !daemon->is_closing &&
+        daemon->window_len < DSP_SEND_WINDOW) {
+        daemon->recall_to_send = false;
+        if (dsp__daemon_is_busy(daemon)) {
+            dsp__send_control_locked(d, daemon, DSP_FRAME_RECALL, 0);
+        }
+    }
 }
 
 void
@@ -96,31 +96,27 @@ dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     if (!daemon->has_hello || daemon->is_closing || d->is_closing) {
         return;
     }
-    if (daemon->cancel_to_send != 0 && daemon->window_len < DSP_SEND_WINDOW) {
-        uint64_t id = daemon->cancel_to_send;
-        daemon->cancel_to_send = 0;
-        dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
-    }
+    send_controls_locked(d, daemon);
     if (daemon->is_retiring) {
         dsp__list_remove(&daemon->idle_node);
         return;
     }
     send_setups_locked(d, daemon);
 
-    bool is_ready = !daemon->is_closing && daemon->task == NULL &&
-        daemon->cancelled_id == 0 && daemon->setups_sent == d->setup_count &&
+    bool is_ready = !daemon->is_closing && !dsp__daemon_is_busy(daemon) &&
+        daemon->setups_sent == d->setup_count &&
         daemon->window_len < DSP_SEND_WINDOW;
     if (!is_ready) {
         dsp__list_remove(&daemon->idle_node);
         return;
     }
 
-    dsp__node *node = dsp__list_pop_front(&d->queue);
-    if (node != NULL) {
+    if (!dsp__list_empty(&d->queue)) {
         dsp__list_remove(&daemon->idle_node);
-        start_task_locked(d, daemon, DSP__CONTAINER(node, dsp_task, node));
+        dsp__daemon_start_work_locked(d, daemon);
     } else if (!dsp__node_linked(&daemon->idle_node)) {
         dsp__list_push_back(&d->idle, &daemon->idle_node);
+        dsp__recall_for_idle_locked(d);
     }
 }
 
@@ -140,6 +136,8 @@ add_pipe(dsp_dispatcher *d, nng_pipe pipe)
     daemon->pipe = pipe;
     dsp__list_init(&daemon->idle_node);
     dsp__list_init(&daemon->connected_node);
+    dsp__list_init(&daemon->batched_node);
+    daemon->max_batch = 1;
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -157,9 +155,10 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
     }
     dsp__list_remove(&daemon->idle_node);
     dsp__list_remove(&daemon->connected_node);
+    dsp__list_remove(&daemon->batched_node);
     if (daemon->has_hello) {
         d->stats.connections--;
-        if (daemon->is_retiring && daemon->task == NULL) {
+        if (daemon->is_retiring && dsp__daemon_current_task(daemon) == NULL) {
             dsp_log(DSP_LOG_INFO, "DSP-DAEMON-RETIRED",
                 "retire daemon %u (pid %" PRIu64 "): pipe %u closed",
                 daemon->number, daemon->pid, nng_pipe_id(pipe));
@@ -171,12 +170,16 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
         }
         pthread_cond_broadcast(&d->cond);
     }
-    if (daemon->task != NULL &&
-        (d->is_closing || !dsp__task_requeue_locked(d, daemon->task))) {
-        dsp__task_finish_locked(d, daemon->task, DSP_ECONNRESET, NULL,
-            &batch);
+    /* Last first, so that requeued tasks keep their order. */
+    for (size_t i = daemon->inflight_len; i > daemon->inflight_next; i--) {
+        dsp_task *task = daemon->inflight[i - 1].task;
+        if (task != NULL &&
+            (d->is_closing || !dsp__task_requeue_locked(d, task))) {
+            dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, &batch);
+        }
     }
     free(daemon);
+    dsp__pump_idle_locked(d);
     dsp__unlock_and_deliver(d, &batch);
 }
 
@@ -201,16 +204,29 @@ handle_hello_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
             daemon->number);
         return;
     }
-    if (hdr->payload_len != 8) {
+    if (hdr->payload_len != DSP_HELLO_SHORT_SIZE &&
+        hdr->payload_len != DSP_HELLO_SIZE) {
         reject_locked(d, daemon,
-            "hello payload has %" PRIu64 " bytes, expected 8",
-            hdr->payload_len);
+            "hello payload has %" PRIu64 " bytes, expected %d or %d",
+            hdr->payload_len, DSP_HELLO_SHORT_SIZE, DSP_HELLO_SIZE);
         return;
     }
 
-    const unsigned char *body = nng_msg_body(msg);
+    const unsigned char *body = nng_msg_body(msg) + DSP_HEADER_SIZE;
+    if (hdr->payload_len == DSP_HELLO_SIZE) {
+        uint32_t max_batch = dsp__get_u32(body + 8);
+        if (max_batch == 0 || dsp__get_u32(body + 12) != 0) {
+            reject_locked(d, daemon,
+                "hello asks for batches of %" PRIu32 " tasks with "
+                "reserved bytes %" PRIu32 ", expected at least 1 and 0",
+                max_batch, dsp__get_u32(body + 12));
+            return;
+        }
+        daemon->max_batch =
+            max_batch < DSP_MAX_BATCH ? max_batch : DSP_MAX_BATCH;
+    }
     daemon->has_hello = true;
-    daemon->pid = dsp__get_u64(body + DSP_HEADER_SIZE);
+    daemon->pid = dsp__get_u64(body);
     daemon->number = ++d->next_daemon_number;
     d->stats.connections++;
     d->stats.daemons_seen++;
@@ -222,31 +238,119 @@ handle_hello_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
     dsp__daemon_pump_locked(d, daemon);
 }
 
-/* Takes msg: delivers it, or frees it. */
+/*
+ * Take the result of the task the daemon owes an answer for next. Takes
+ * msg: delivers it, or frees it. Returns false when the result broke the
+ * protocol, after closing the daemon's pipe.
+ */
+static bool
+consume_result_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
+    const dsp_frame_header *hdr, dsp__batch *batch)
+{
+    uint64_t id = hdr->task_id;
+    dsp_inflight *entry = dsp__daemon_answer_locked(d, daemon, id);
+    if (entry == NULL) {
+        reject_locked(d, daemon,
+            "result for task %" PRIu64 ", which is not the next task "
+            "daemon %u owes a result for", id, daemon->number);
+        nng_msg_free(msg);
+        return false;
+    }
+    dsp__window_ack(daemon, DSP_FRAME_TASK, id);
+    dsp_task *task = entry->task;
+    if (task == NULL) {
+        nng_msg_free(msg); /* cancelled or timed out meanwhile */
+        return true;
+    }
+    if (hdr->flags != DSP_RESULT_RETURNED) {
+        daemon->completed++;
+        dsp__task_finish_locked(d, task, DSP_OK, msg, batch);
+        return true;
+    }
+    nng_msg_free(msg);
+    if (task->msg == NULL) {
+        /* Sent alone without a copy: it cannot be sent again. */
+        dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, batch);
+        reject_locked(d, daemon,
+            "gave back task %" PRIu64 ", which was not sent in a batch",
+            id);
+        return false;
+    }
+    dsp__task_return_locked(d, task);
+    return true;
+}
+
+/* Takes msg. */
 static void
 handle_result_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
     const dsp_frame_header *hdr, dsp__batch *batch)
 {
-    uint64_t id = hdr->task_id;
-    dsp_task *task = daemon->task;
+    if (consume_result_locked(d, daemon, msg, hdr, batch)) {
+        dsp__daemon_pump_locked(d, daemon);
+        dsp__pump_idle_locked(d);
+    }
+}
 
-    if (task != NULL && task->id == id) {
-        dsp__window_ack(daemon, DSP_FRAME_TASK, id);
-        daemon->completed++;
-        dsp__task_finish_locked(d, task, DSP_OK, msg, batch);
-    } else if (daemon->cancelled_id != 0 && daemon->cancelled_id == id) {
-        dsp__window_ack(daemon, DSP_FRAME_TASK, id);
-        daemon->cancelled_id = 0;
-        daemon->cancel_to_send = 0;
-        nng_msg_free(msg);
-    } else {
+/* One result of a batch frame as a message of its own, or NULL. */
+static nng_msg *
+copy_frame(const unsigned char *frame, size_t size)
+{
+    nng_msg *msg;
+    if (nng_msg_alloc(&msg, size) != 0) {
+        return NULL;
+    }
+    memcpy(nng_msg_body(msg), frame, size);
+    return msg;
+}
+
+/* A batch of results. The caller frees msg. */
+static void
+handle_batch_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
+    const dsp_frame_header *hdr, dsp__batch *batch)
+{
+    if (hdr->flags == 0 || hdr->flags > DSP_MAX_BATCH) {
         reject_locked(d, daemon,
-            "result for task %" PRIu64 ", which daemon %u is not running",
-            id, daemon->number);
-        nng_msg_free(msg);
+            "batch of %" PRIu32 " results, expected 1 to %d", hdr->flags,
+            DSP_MAX_BATCH);
+        return;
+    }
+    const unsigned char *payload =
+        (const unsigned char *) nng_msg_body(msg) + DSP_HEADER_SIZE;
+    size_t len = (size_t) hdr->payload_len;
+    size_t offset = 0;
+    uint32_t count = 0;
+    while (offset < len) {
+        dsp_frame_header sub;
+        const unsigned char *frame;
+        size_t size;
+        enum dsp_wire_status ws =
+            dsp_wire_next_frame(payload, len, &offset, &sub, &frame, &size);
+        if (ws != DSP_WIRE_OK || sub.type != DSP_FRAME_RESULT ||
+            sub.flags > DSP_RESULT_RETURNED || ++count > hdr->flags) {
+            reject_locked(d, daemon, "frame %" PRIu32 " of a batch of %"
+                PRIu32 ": %s", count + 1, hdr->flags,
+                ws != DSP_WIRE_OK ? dsp_wire_strerror(ws) :
+                count > hdr->flags ? "more frames than the batch counts" :
+                "not a valid result frame");
+            return;
+        }
+        nng_msg *one = copy_frame(frame, size);
+        if (one == NULL) {
+            reject_locked(d, daemon, "copy result of task %" PRIu64 ": %s",
+                sub.task_id, nng_strerror(NNG_ENOMEM));
+            return;
+        }
+        if (!consume_result_locked(d, daemon, one, &sub, batch)) {
+            return;
+        }
+    }
+    if (count != hdr->flags) {
+        reject_locked(d, daemon, "batch counts %" PRIu32 " results, has %"
+            PRIu32, hdr->flags, count);
         return;
     }
     dsp__daemon_pump_locked(d, daemon);
+    dsp__pump_idle_locked(d);
 }
 
 /*
@@ -284,8 +388,9 @@ check_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
             (unsigned) hdr->type);
         return false;
     }
-    if ((hdr->type == DSP_FRAME_RESULT || hdr->type == DSP_FRAME_SETUP) &&
-        hdr->flags > DSP_RESULT_INTERRUPT) {
+    uint32_t max_flags = hdr->type == DSP_FRAME_RESULT ? DSP_RESULT_RETURNED :
+        hdr->type == DSP_FRAME_SETUP ? DSP_RESULT_INTERRUPT : UINT32_MAX;
+    if (hdr->type != DSP_FRAME_BATCH && hdr->flags > max_flags) {
         reject_locked(d, daemon, "invalid result flags %" PRIu32,
             hdr->flags);
         return false;
@@ -329,6 +434,14 @@ handle_frame_locked(dsp_dispatcher *d, nng_msg *msg, dsp__batch *batch)
         /* Acknowledges a cancel frame; one no longer in the window is
          * harmless, as a later result may have confirmed it first. */
         if (dsp__window_ack(daemon, DSP_FRAME_CANCEL, hdr.task_id)) {
+            dsp__daemon_pump_locked(d, daemon);
+        }
+        break;
+    case DSP_FRAME_BATCH:
+        handle_batch_locked(d, daemon, msg, &hdr, batch);
+        break;
+    case DSP_FRAME_RECALL:
+        if (dsp__window_ack(daemon, DSP_FRAME_RECALL, 0)) {
             dsp__daemon_pump_locked(d, daemon);
         }
         break;

@@ -105,6 +105,7 @@ dsp_dispatcher_open(dsp_dispatcher **dp)
     dsp__list_init(&d->queue);
     dsp__list_init(&d->idle);
     dsp__list_init(&d->connected);
+    dsp__list_init(&d->batched);
 
     int rv = init_sync(d);
     if (rv != 0) {
@@ -218,7 +219,8 @@ dsp_dispatcher_daemons(dsp_dispatcher *d, dsp_daemon_info *out, size_t cap,
         dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, connected_node);
         out[n].id = daemon->number;
         out[n].pid = daemon->pid;
-        out[n].task_id = daemon->task != NULL ? daemon->task->id : 0;
+        dsp_task *task = dsp__daemon_current_task(daemon);
+        out[n].task_id = task != NULL ? task->id : 0;
         out[n].completed = daemon->completed;
     }
     pthread_mutex_unlock(&d->lock);

@@ -101,7 +101,7 @@ static bool
 expects_window(uint16_t type)
 {
     return type == DSP_FRAME_TASK || type == DSP_FRAME_SETUP ||
-        type == DSP_FRAME_CANCEL;
+        type == DSP_FRAME_CANCEL || type == DSP_FRAME_RECALL;
 }
 
 int
@@ -119,8 +119,8 @@ dsp__send_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     }
 
     /*
-     * A cancel frame gets no reply of its own, but it still occupies the
-     * pipe's queue until a reply to a later frame shows it has gone.
+     * Cancel and recall frames are acknowledged as soon as they are read,
+     * and until then occupy the pipe's queue like any other frame.
      */
     if (expects_window(type)) {
         assert(daemon->window_len < DSP_SEND_WINDOW);

@@ -69,8 +69,8 @@ dsp__task_finish_locked(dsp_dispatcher *d, dsp_task *task, int status,
         dsp__queue_release_locked(d, task);
     } else if (task->state == DSP_TASK_RUNNING) {
         d->stats.executing--;
-        if (task->daemon != NULL && task->daemon->task == task) {
-            task->daemon->task = NULL;
+        if (task->daemon != NULL) {
+            dsp__daemon_forget_task(task->daemon, task);
         }
     }
     nng_msg_free(task->msg);
@@ -130,14 +130,16 @@ dsp__task_new(nng_msg *msg, dsp_result_cb cb, void *arg)
     return task;
 }
 
-/* Let the first idle daemon, if any, take the oldest queued task. */
-static void
-pump_idle_locked(dsp_dispatcher *d)
+void
+dsp__pump_idle_locked(dsp_dispatcher *d)
 {
-    dsp__node *node = d->idle.next;
-    if (node != &d->idle) {
+    while (!dsp__list_empty(&d->queue) && !dsp__list_empty(&d->idle)) {
+        dsp__node *node = d->idle.next;
         dsp__daemon_pump_locked(d,
             DSP__CONTAINER(node, dsp_daemon, idle_node));
+        if (d->idle.next == node) {
+            break; /* it took nothing, so no other idle daemon will */
+        }
     }
 }
 
@@ -181,7 +183,7 @@ dsp__task_submit_locked(dsp_dispatcher *d, dsp_task *task,
     if (d->stats.awaiting_bytes > d->stats.awaiting_bytes_peak) {
         d->stats.awaiting_bytes_peak = d->stats.awaiting_bytes;
     }
-    pump_idle_locked(d);
+    dsp__pump_idle_locked(d);
     return DSP_OK;
 }
 
@@ -219,34 +221,55 @@ dsp_dispatcher_submit_opts(dsp_dispatcher *d, nng_msg *msg, dsp_result_cb cb,
     return rv;
 }
 
+/*
+ * Queue a task that had been sent to a daemon again, before every queued
+ * task submitted after it, so that the queue stays first in, first out.
+ */
+static void
+put_back_locked(dsp_dispatcher *d, dsp_task *task)
+{
+    if (task->daemon != NULL) {
+        dsp__daemon_forget_task(task->daemon, task);
+    }
+    task->daemon = NULL;
+    task->state = DSP_TASK_QUEUED;
+    d->stats.executing--;
+    d->stats.awaiting++;
+    d->stats.awaiting_bytes += task->bytes;
+
+    dsp__node *next = d->queue.next;
+    while (next != &d->queue &&
+        DSP__CONTAINER(next, dsp_task, node)->id < task->id) {
+        next = next->next;
+    }
+    dsp__list_push_back(next, &task->node); /* links it before next */
+}
+
 bool
 dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task)
 {
     if (task->retries_left == 0 || task->msg == NULL) {
         return false;
     }
-    dsp_daemon *daemon = task->daemon;
-    if (daemon != NULL && daemon->task == task) {
-        daemon->task = NULL;
-    }
     task->retries_left--;
-    task->daemon = NULL;
-    task->state = DSP_TASK_QUEUED;
-    d->stats.executing--;
-    d->stats.awaiting++;
-    d->stats.awaiting_bytes += task->bytes;
-    dsp__list_push_front(&d->queue, &task->node);
+    put_back_locked(d, task);
     dsp_log(DSP_LOG_NOTICE, "DSP-TASK-RETRY",
         "retry task %" PRIu64 ": its daemon was lost, %" PRIu32
         " retries left", task->id, task->retries_left);
-    pump_idle_locked(d);
     return true;
+}
+
+void
+dsp__task_return_locked(dsp_dispatcher *d, dsp_task *task)
+{
+    put_back_locked(d, task);
 }
 
 /*
  * A running task resolves now and its daemon gets a cancel frame. The
  * daemon stays busy until it returns the task's result, which is then
- * discarded.
+ * discarded. A task waiting in a daemon's batch is skipped there. Each
+ * task is aborted at most once, so cancels never outnumber the batch.
  */
 void
 dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
@@ -262,8 +285,7 @@ dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
     if (daemon == NULL || daemon->is_closing) {
         return;
     }
-    daemon->cancelled_id = task->id;
-    daemon->cancel_to_send = task->id;
+    daemon->cancels[daemon->cancel_count++] = task->id;
     dsp__daemon_pump_locked(d, daemon);
 }
 

@@ -15,7 +15,15 @@
  *
  * Payloads of task, setup and result frames are R objects serialized by
  * sync/ (R serialization version 3, native binary). The dispatcher never
- * looks inside them. A hello payload is the daemon's pid as 8 bytes.
+ * looks inside them.
+ *
+ * A hello payload is the daemon's pid as 8 bytes, optionally followed by
+ * the most tasks it takes in one batch frame (4 bytes) and 4 reserved zero
+ * bytes. A daemon that sends only its pid gets one task at a time.
+ *
+ * A batch frame carries several complete frames (header and payload each)
+ * back to back in its payload; its flags give how many. The dispatcher
+ * sends task frames in a batch, and a daemon returns result frames in one.
  */
 #pragma once
 
@@ -30,6 +38,9 @@ extern "C" {
 #define DSP_WIRE_MAGIC 0x4152494DU /* "MIRA" read as little-endian bytes */
 #define DSP_WIRE_VERSION 1
 #define DSP_HEADER_SIZE 32
+#define DSP_HELLO_SHORT_SIZE 8 /* pid only */
+#define DSP_HELLO_SIZE 16      /* pid, largest batch, reserved */
+#define DSP_MAX_BATCH 128      /* most frames in one batch frame */
 
 enum dsp_frame_type {
     DSP_FRAME_TASK = 1,   /* dispatcher to daemon: evaluate and reply */
@@ -44,14 +55,22 @@ enum dsp_frame_type {
     DSP_FRAME_EXIT = 5,   /* dispatcher to daemon: exit now; daemon to
                              dispatcher: retire me (a limit was reached),
                              answered with an exit frame */
-    DSP_FRAME_HELLO = 6   /* daemon to dispatcher: first frame, its pid */
+    DSP_FRAME_HELLO = 6,  /* daemon to dispatcher: first frame, its pid */
+    DSP_FRAME_BATCH = 7,  /* both ways: several task or result frames */
+    /*
+     * Dispatcher to daemon: give back the tasks of a batch not yet
+     * started (each comes back as a result flagged DSP_RESULT_RETURNED).
+     * Daemon to dispatcher: that recall frame was read.
+     */
+    DSP_FRAME_RECALL = 8
 };
 
 /* Flags of a result frame (and of a setup acknowledgement). */
 enum dsp_result_flag {
     DSP_RESULT_VALUE = 0,    /* payload is the value */
     DSP_RESULT_ERROR = 1,    /* payload is an error condition object */
-    DSP_RESULT_INTERRUPT = 2 /* payload is an interrupt object */
+    DSP_RESULT_INTERRUPT = 2, /* payload is an interrupt object */
+    DSP_RESULT_RETURNED = 3   /* not evaluated, recalled: no payload */
 };
 
 typedef struct dsp_frame_header {
@@ -156,7 +175,7 @@ dsp_wire_decode(const void *frame, size_t len, dsp_frame_header *hdr)
         return DSP_WIRE_BAD_VERSION;
     }
     hdr->type = dsp__get_u16(p + 6);
-    if (hdr->type < DSP_FRAME_TASK || hdr->type > DSP_FRAME_HELLO) {
+    if (hdr->type < DSP_FRAME_TASK || hdr->type > DSP_FRAME_RECALL) {
         return DSP_WIRE_BAD_TYPE;
     }
     if (dsp__get_u32(p + 20) != 0) {
@@ -168,6 +187,36 @@ dsp_wire_decode(const void *frame, size_t len, dsp_frame_header *hdr)
     if (hdr->payload_len != (uint64_t) (len - DSP_HEADER_SIZE)) {
         return DSP_WIRE_BAD_LENGTH;
     }
+    return DSP_WIRE_OK;
+}
+
+/*
+ * Read the frame at *offset of a batch payload of len bytes, and move
+ * *offset past it. *sub points at the frame's first byte and *sub_len
+ * is its size, header included. Returns DSP_WIRE_BAD_LENGTH when the
+ * frame runs past the payload.
+ */
+static inline enum dsp_wire_status
+dsp_wire_next_frame(const unsigned char *payload, size_t len, size_t *offset,
+    dsp_frame_header *hdr, const unsigned char **sub, size_t *sub_len)
+{
+    size_t left = len - *offset;
+    if (left < DSP_HEADER_SIZE) {
+        return DSP_WIRE_SHORT;
+    }
+    const unsigned char *p = payload + *offset;
+    uint64_t payload_len = dsp__get_u64(p + 24);
+    if (payload_len > (uint64_t) (left - DSP_HEADER_SIZE)) {
+        return DSP_WIRE_BAD_LENGTH;
+    }
+    size_t size = DSP_HEADER_SIZE + (size_t) payload_len;
+    enum dsp_wire_status ws = dsp_wire_decode(p, size, hdr);
+    if (ws != DSP_WIRE_OK) {
+        return ws;
+    }
+    *sub = p;
+    *sub_len = size;
+    *offset += size;
     return DSP_WIRE_OK;
 }
 

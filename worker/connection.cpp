@@ -7,6 +7,9 @@
 #include <nng/protocol/pair1/pair.h>
 #include <unistd.h>
 
+#include <cstring>
+#include <vector>
+
 #include <chrono>
 #include <stdexcept>
 #include <thread>
@@ -36,23 +39,38 @@ void check(int rv, const char* operation)
     }
 }
 
-// A hello frame: the header and this process's pid.
-int make_hello(nng_msg** msg)
+// A hello frame: the header, this process's pid and its largest batch.
+int make_hello(nng_msg** msg, std::uint32_t max_batch)
 {
-    int rv = nng_msg_alloc(msg, DSP_HEADER_SIZE + 8);
+    int rv = nng_msg_alloc(msg, DSP_HEADER_SIZE + DSP_HELLO_SIZE);
     if (rv != 0) {
         return rv;
     }
     unsigned char* body = static_cast<unsigned char*>(nng_msg_body(*msg));
-    dsp_wire_encode(body, DSP_FRAME_HELLO, 0, 0, 8);
-    dsp__put_u64(body + DSP_HEADER_SIZE, static_cast<uint64_t>(getpid()));
+    dsp_wire_encode(body, DSP_FRAME_HELLO, 0, 0, DSP_HELLO_SIZE);
+    body += DSP_HEADER_SIZE;
+    dsp__put_u64(body, static_cast<uint64_t>(getpid()));
+    dsp__put_u32(body + 8, max_batch);
+    dsp__put_u32(body + 12, 0);
     return 0;
+}
+
+// A copy of one frame of a batch, as a message of its own.
+nng_msg* copy_frame(const unsigned char* frame, std::size_t size)
+{
+    nng_msg* msg;
+    if (nng_msg_alloc(&msg, size) != 0) {
+        return nullptr;
+    }
+    std::memcpy(nng_msg_body(msg), frame, size);
+    return msg;
 }
 
 } // namespace
 
-connection::connection(inbox& box, autoexit_mode mode)
-    : box_(box), mode_(mode)
+connection::connection(inbox& box, autoexit_mode mode,
+    std::uint32_t max_batch)
+    : box_(box), mode_(mode), max_batch_(max_batch)
 {
     check(nng_pair1_open(&socket_), "open pair1 socket");
     // Room for cancel acknowledgements, which are sent without blocking
@@ -198,7 +216,7 @@ void connection::handle_pipe_closed()
 void connection::send_hello_async()
 {
     nng_msg* msg;
-    int rv = make_hello(&msg);
+    int rv = make_hello(&msg, max_batch_);
     if (rv != 0) {
         dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
             "send hello to '%s': %s", url_.c_str(), nng_strerror(rv));
@@ -240,47 +258,105 @@ void connection::on_receive(void* arg)
     nng_recv_aio(self->socket_, self->recv_aio_);
 }
 
-// A frame that fails validation, or one that only a daemon sends, means
-// the peer does not speak this protocol. As everywhere in mirai-cpp, a
-// malformed frame closes the connection, which for a daemon means exit.
+// Stop the daemon after a frame it cannot accept. As everywhere in
+// mirai-cpp, a malformed frame closes the connection, which for a daemon
+// means exit.
+void connection::reject_frame(nng_msg* msg, const std::string& problem)
+{
+    dsp_log(DSP_LOG_ERROR, "WORKER-FRAME-INVALID",
+        "receive frame from '%s': %s", url_.c_str(), problem.c_str());
+    nng_msg_free(msg);
+    box_.request_stop(exit_failure, "invalid frame");
+}
+
 void connection::handle_frame(nng_msg* msg)
 {
     dsp_frame_header header;
     dsp_wire_status status =
         dsp_wire_decode(nng_msg_body(msg), nng_msg_len(msg), &header);
-    if (status == DSP_WIRE_OK && (header.type == DSP_FRAME_RESULT ||
-            header.type == DSP_FRAME_HELLO)) {
-        dsp_log(DSP_LOG_ERROR, "WORKER-FRAME-INVALID",
-            "receive frame from '%s': unexpected frame type %u for a daemon",
-            url_.c_str(), (unsigned) header.type);
-        nng_msg_free(msg);
-        box_.request_stop(exit_failure, "invalid frame");
-        return;
-    }
     if (status != DSP_WIRE_OK) {
-        dsp_log(DSP_LOG_ERROR, "WORKER-FRAME-INVALID",
-            "receive frame from '%s': %s", url_.c_str(),
-            dsp_wire_strerror(status));
-        nng_msg_free(msg);
-        box_.request_stop(exit_failure, "invalid frame");
+        reject_frame(msg, dsp_wire_strerror(status));
         return;
     }
-
+    int pipe_id = nng_pipe_id(nng_msg_get_pipe(msg));
     switch (header.type) {
     case DSP_FRAME_TASK:
     case DSP_FRAME_SETUP:
-        box_.push(inbound_frame{header, msg, false,
-            nng_pipe_id(nng_msg_get_pipe(msg))});
+        box_.push(inbound_frame{header, msg, false, false, pipe_id});
+        return;
+    case DSP_FRAME_BATCH:
+        handle_batch(msg, header, pipe_id);
         return;
     case DSP_FRAME_CANCEL:
         box_.cancel(header.task_id);
-        acknowledge_cancel(header.task_id);
+        acknowledge(DSP_FRAME_CANCEL, header.task_id);
+        break;
+    case DSP_FRAME_RECALL:
+        box_.recall();
+        acknowledge(DSP_FRAME_RECALL, 0);
         break;
     case DSP_FRAME_EXIT:
         box_.push_exit();
         break;
+    default:
+        reject_frame(msg, "unexpected frame type " +
+            std::to_string(header.type) + " for a daemon");
+        return;
     }
     nng_msg_free(msg);
+}
+
+// Split a batch into task frames of their own and queue them together.
+// Takes msg.
+void connection::handle_batch(nng_msg* msg, const dsp_frame_header& header,
+    int pipe_id)
+{
+    if (header.flags == 0 || header.flags > max_batch_) {
+        reject_frame(msg, "batch of " + std::to_string(header.flags) +
+            " tasks, expected 1 to " + std::to_string(max_batch_));
+        return;
+    }
+    const unsigned char* payload =
+        static_cast<const unsigned char*>(nng_msg_body(msg)) +
+        DSP_HEADER_SIZE;
+    std::size_t len = static_cast<std::size_t>(header.payload_len);
+    std::size_t offset = 0;
+    std::vector<inbound_frame> frames;
+    frames.reserve(header.flags);
+    std::string problem;
+    while (offset < len && problem.empty()) {
+        inbound_frame frame{};
+        frame.pipe_id = pipe_id;
+        const unsigned char* sub;
+        std::size_t size;
+        dsp_wire_status status = dsp_wire_next_frame(payload, len, &offset,
+            &frame.header, &sub, &size);
+        if (status != DSP_WIRE_OK) {
+            problem = dsp_wire_strerror(status);
+        } else if (frame.header.type != DSP_FRAME_TASK) {
+            problem = "frame type " + std::to_string(frame.header.type) +
+                " in a batch, expected tasks only";
+        } else if (frames.size() == header.flags) {
+            problem = "more frames than the batch counts";
+        } else if ((frame.msg = copy_frame(sub, size)) == nullptr) {
+            problem = "copy a task: out of memory";
+        } else {
+            frames.push_back(frame);
+        }
+    }
+    if (problem.empty() && frames.size() != header.flags) {
+        problem = "batch counts " + std::to_string(header.flags) +
+            " tasks, has " + std::to_string(frames.size());
+    }
+    if (!problem.empty()) {
+        for (inbound_frame& frame : frames) {
+            nng_msg_free(frame.msg);
+        }
+        reject_frame(msg, "batch: " + problem);
+        return;
+    }
+    nng_msg_free(msg);
+    box_.push_all(frames);
 }
 
 bool connection::send(nng_msg* msg)
@@ -295,13 +371,13 @@ bool connection::send(nng_msg* msg)
     return true;
 }
 
-void connection::acknowledge_cancel(std::uint64_t task_id)
+void connection::acknowledge(dsp_frame_type type, std::uint64_t id)
 {
     nng_msg* msg;
     int rv = nng_msg_alloc(&msg, DSP_HEADER_SIZE);
     if (rv == 0) {
-        dsp_wire_encode(static_cast<unsigned char*>(nng_msg_body(msg)),
-            DSP_FRAME_CANCEL, task_id, 0, 0);
+        dsp_wire_encode(static_cast<unsigned char*>(nng_msg_body(msg)), type,
+            id, 0, 0);
         rv = nng_sendmsg(socket_, msg, NNG_FLAG_NONBLOCK);
         if (rv != 0) {
             nng_msg_free(msg);
@@ -309,15 +385,16 @@ void connection::acknowledge_cancel(std::uint64_t task_id)
     }
     if (rv != 0) {
         dsp_log(DSP_LOG_WARN, "WORKER-SEND-FAILED",
-            "acknowledge cancel of task %llu to '%s': %s",
-            (unsigned long long) task_id, url_.c_str(), nng_strerror(rv));
+            "acknowledge %s frame %llu to '%s': %s",
+            type == DSP_FRAME_CANCEL ? "cancel" : "recall",
+            (unsigned long long) id, url_.c_str(), nng_strerror(rv));
     }
 }
 
 bool connection::send_hello()
 {
     nng_msg* msg;
-    int rv = make_hello(&msg);
+    int rv = make_hello(&msg, max_batch_);
     if (rv != 0) {
         dsp_log(DSP_LOG_ERROR, "WORKER-SEND-FAILED",
             "send hello to '%s': %s", url_.c_str(), nng_strerror(rv));

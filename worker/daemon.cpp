@@ -15,6 +15,7 @@
 #include "worker/detail/limits.hpp"
 #include "worker/detail/process_group.hpp"
 #include "worker/detail/r_interrupt.hpp"
+#include "worker/detail/reply_batch.hpp"
 
 #include <RInside.h>
 #include <nng/nng.h>
@@ -37,6 +38,7 @@ using detail::connection;
 using detail::inbound_frame;
 using detail::inbox;
 using detail::r_state_keeper;
+using detail::reply_batch;
 using detail::take_result;
 using detail::task_limits;
 
@@ -150,16 +152,24 @@ sync::evaluation evaluate_frame(const inbound_frame& frame)
     return result;
 }
 
+// Where replies go: results through the batch, everything else straight
+// to the connection after the results held before it.
+struct outbox {
+    inbox& box;
+    connection& conn;
+    reply_batch& results;
+};
+
 // Send the reply to frame unless no peer can use it. That is the case
 // after an exit frame, after a lost connection, and on a new connection
 // (autoexit 'false'), whose dispatcher does not know the task.
-void send_reply(inbox& box, connection& conn, const inbound_frame& frame,
+void send_reply(outbox& out, const inbound_frame& frame,
     const sync::evaluation& result)
 {
-    if (box.is_stop_requested()) {
+    if (out.box.is_stop_requested()) {
         return;
     }
-    if (frame.pipe_id != conn.pipe_id()) {
+    if (frame.pipe_id != out.conn.pipe_id()) {
         dsp_log(DSP_LOG_INFO, "WORKER-RESULT-DROPPED",
             "send result of task %llu: its connection has closed",
             (unsigned long long) frame.header.task_id);
@@ -169,27 +179,47 @@ void send_reply(inbox& box, connection& conn, const inbound_frame& frame,
     if (reply == nullptr) {
         // The task cannot resolve through this daemon; closing the
         // connection lets the dispatcher resolve it as lost.
-        box.request_stop(exit_failure, "a result could not be sent");
+        out.box.request_stop(exit_failure, "a result could not be sent");
         return;
     }
-    conn.send(reply);
+    if (frame.header.type == DSP_FRAME_SETUP) {
+        out.results.flush();
+        out.conn.send(reply);
+        return;
+    }
+    out.results.add(reply, frame.pipe_id, out.box.has_queued());
+}
+
+// Give a recalled task back unevaluated: a result frame flagged returned.
+void give_back(outbox& out, const inbound_frame& frame)
+{
+    nng_msg_free(frame.msg);
+    out.box.finish();
+    nng_msg* reply;
+    if (out.box.is_stop_requested() || frame.pipe_id != out.conn.pipe_id() ||
+        nng_msg_alloc(&reply, DSP_HEADER_SIZE) != 0) {
+        return;
+    }
+    dsp_wire_encode(static_cast<unsigned char*>(nng_msg_body(reply)),
+        DSP_FRAME_RESULT, frame.header.task_id, DSP_RESULT_RETURNED, 0);
+    out.results.add(reply, frame.pipe_id, out.box.has_queued());
 }
 
 // Evaluate one frame and reply. Task frames leave R as the last snapshot
 // found it (with --cleanup); setup frames make a new snapshot. before_reply
 // runs between the evaluation and the reply.
 template <typename Hook>
-void run_frame(inbox& box, connection& conn, const inbound_frame& frame,
+void run_frame(outbox& out, const inbound_frame& frame,
     r_state_keeper* keeper, Hook before_reply)
 {
     std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
         nng_msg_free);
     sync::evaluation result = evaluate_frame(frame);
-    box.finish();
+    out.box.finish();
     request.reset(); // the task's bytes are no longer needed
 
     before_reply();
-    send_reply(box, conn, frame, result);
+    send_reply(out, frame, result);
     if (keeper == nullptr) {
         return;
     }
@@ -202,19 +232,22 @@ void run_frame(inbox& box, connection& conn, const inbound_frame& frame,
 
 // Ask the dispatcher to retire this daemon. Returns false when there is
 // no connection to ask, so the daemon may exit at once.
-bool retire(connection& conn, int status)
+bool retire(outbox& out, int status)
 {
+    out.results.flush();
     dsp_log(DSP_LOG_INFO, "WORKER-RETIRE",
         "retire daemon: %s reached, exit status %d",
         status == exit_idletime ? "idletime" :
         status == exit_walltime ? "walltime" : "maxtasks", status);
-    return conn.pipe_id() >= 0 && conn.send_retire();
+    return out.conn.pipe_id() >= 0 && out.conn.send_retire();
 }
 
 // Take frames until a stop is requested or a limit retires the daemon.
 // Returns the exit status.
 int serve(inbox& box, connection& conn, const options& opts)
 {
+    reply_batch results(conn);
+    outbox out{box, conn, results};
     task_limits limits(opts);
     std::unique_ptr<r_state_keeper> keeper;
     if (opts.cleanup) {
@@ -250,14 +283,16 @@ int serve(inbox& box, connection& conn, const options& opts)
             }
             retire_status = reached;
             box.set_retiring();
-            is_lost = !retire(conn, reached);
+            is_lost = !retire(out, reached);
             retire_deadline = task_limits::clock::now() + retire_timeout;
         };
         if (got == take_result::timed_out) {
             retire_on(limits.status_at_deadline());
+        } else if (frame.is_returned) {
+            give_back(out, frame);
         } else {
             bool is_task = frame.header.type == DSP_FRAME_TASK;
-            run_frame(box, conn, frame, keeper.get(), [&] {
+            run_frame(out, frame, keeper.get(), [&] {
                 if (is_task) {
                     retire_on(limits.finish_task());
                 } else {
@@ -271,6 +306,14 @@ int serve(inbox& box, connection& conn, const options& opts)
     }
     int status = box.exit_status();
     return status != exit_normal ? status : retire_status;
+}
+
+// The most tasks this daemon takes in one frame. A daemon with a task or
+// time limit takes one at a time, so that it never holds tasks it will
+// not run when it retires.
+std::uint32_t batch_size(const options& opts)
+{
+    return opts.maxtasks > 0 || opts.walltime_ms > 0 ? 1 : DSP_MAX_BATCH;
 }
 
 // Give back what R's start-up freed: a full collection, then the heap
@@ -295,7 +338,7 @@ int run_daemon(const options& opts, int argc, char** argv)
     dsp_log_set_sink(nullptr, nullptr, opts.log_level);
     try {
         inbox box(pthread_self());
-        connection conn(box, opts.autoexit);
+        connection conn(box, opts.autoexit, batch_size(opts));
         try {
             conn.dial(opts.url, opts.connect_timeout_ms);
         } catch (const std::exception& e) {

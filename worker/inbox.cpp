@@ -71,6 +71,35 @@ void inbox::push(const inbound_frame& frame)
     ready_.notify_one();
 }
 
+void inbox::push_all(const std::vector<inbound_frame>& frames)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (is_stopping_) {
+        for (const inbound_frame& frame : frames) {
+            nng_msg_free(frame.msg);
+        }
+        return;
+    }
+    queue_.insert(queue_.end(), frames.begin(), frames.end());
+    ready_.notify_one();
+}
+
+void inbox::recall()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    for (inbound_frame& frame : queue_) {
+        if (frame.header.type == DSP_FRAME_TASK) {
+            frame.is_returned = true;
+        }
+    }
+}
+
+bool inbox::has_queued()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return !queue_.empty() && queue_.front().header.type != DSP_FRAME_EXIT;
+}
+
 void inbox::cancel(std::uint64_t task_id)
 {
     std::lock_guard<std::mutex> guard(lock_);

@@ -68,18 +68,39 @@ typedef struct dsp_sent_frame {
     uint64_t seq; /* position in the daemon's stream of frames */
 } dsp_sent_frame;
 
+/*
+ * A task sent to a daemon whose result has not come back. task is NULL
+ * once the task resolved another way (cancelled, timed out): its late
+ * result is then discarded.
+ */
+typedef struct dsp_inflight {
+    uint64_t id;
+    dsp_task *task;
+} dsp_inflight;
+
 /* One pipe, from NNG_PIPE_EV_ADD_PRE until NNG_PIPE_EV_REM_POST. */
 struct dsp_daemon {
     nng_pipe pipe;
     uint32_t number; /* from 1, given at hello */
     uint64_t pid;
+    uint32_t max_batch; /* most tasks per frame, from its hello */
     bool has_hello;
     bool is_closing; /* its pipe is being closed: ignore it */
     bool is_retiring; /* it asked to retire: send it no more work */
-    dsp_task *task;  /* the task it runs, or NULL */
-    /* A task cancelled while running: its late result is discarded. */
-    uint64_t cancelled_id;
-    uint64_t cancel_to_send; /* a cancel frame waiting for the window */
+    /*
+     * The tasks sent in its last task or batch frame, in the order the
+     * daemon runs them and answers them. Entries before inflight_next are
+     * answered; the daemon takes new work once all are.
+     */
+    dsp_inflight inflight[DSP_MAX_BATCH];
+    size_t inflight_len;
+    size_t inflight_next;
+    uint64_t batch_sent_ns; /* when that frame was sent, monotonic */
+    /* Cancel frames waiting for room in the window. */
+    uint64_t cancels[DSP_MAX_BATCH];
+    size_t cancel_count;
+    bool recall_to_send; /* a recall frame waits for the window */
+    bool is_recalled;    /* its current batch was recalled already */
     uint64_t completed;
     size_t setups_sent;  /* index of the next setup to send it */
     size_t setups_acked; /* daemons acknowledge setups in order */
@@ -88,6 +109,7 @@ struct dsp_daemon {
     uint64_t next_seq;
     dsp__node idle_node;      /* in dsp_dispatcher.idle */
     dsp__node connected_node; /* in dsp_dispatcher.connected */
+    dsp__node batched_node;   /* in dsp_dispatcher.batched */
 };
 
 /* One everywhere() task. */
@@ -126,6 +148,12 @@ struct dsp_dispatcher {
     dsp__node queue;     /* queued tasks, oldest first */
     dsp__node idle;      /* daemons ready for a task */
     dsp__node connected; /* daemons that said hello, in hello order */
+    dsp__node batched;   /* daemons with two or more tasks unanswered */
+    /*
+     * Recent time per task in nanoseconds, from send to result, averaged
+     * over batches; 0 until the first result. It sizes the next batch.
+     */
+    uint64_t task_ns;
     dsp_setup *setups;
     size_t setup_count;
     size_t setup_capacity;
@@ -184,10 +212,17 @@ void dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
     dsp__batch *batch);
 
 /*
- * Put a running task whose daemon was lost back at the head of the queue,
- * using one of its retries. Returns false when it has none left.
+ * Put a running task whose daemon was lost back in the queue, in the
+ * place of its id, using one of its retries. Returns false when it has
+ * none left. Call dsp__pump_idle_locked once the daemon is handled.
  */
 bool dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task);
+
+/* Queue a task that its daemon gave back unstarted; no retry is used. */
+void dsp__task_return_locked(dsp_dispatcher *d, dsp_task *task);
+
+/* Let idle daemons take queued tasks while both are there. */
+void dsp__pump_idle_locked(dsp_dispatcher *d);
 
 /* Deadlines (timer.c). */
 int dsp__timer_init(dsp_dispatcher *d);
@@ -203,6 +238,38 @@ void dsp__timer_add_locked(dsp_dispatcher *d, dsp_task *task,
  * the idle list.
  */
 void dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon);
+
+/*
+ * Give a ready daemon the task at the head of the queue, or a batch of
+ * queued tasks (batch.c). The queue must not be empty.
+ */
+void dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon);
+
+/*
+ * Take the answer to task id off the daemon's in-flight list. Returns its
+ * entry (whose task is NULL when the task resolved another way), or NULL
+ * when id is not the task the daemon owes an answer for next.
+ */
+dsp_inflight *dsp__daemon_answer_locked(dsp_dispatcher *d,
+    dsp_daemon *daemon, uint64_t id);
+
+/* Whether the daemon still owes answers for tasks sent to it. */
+bool dsp__daemon_is_busy(const dsp_daemon *daemon);
+
+/*
+ * A daemon has run out of work: ask the daemon with the most unanswered
+ * tasks of a batch to give back those it has not started.
+ */
+void dsp__recall_for_idle_locked(dsp_dispatcher *d);
+
+/* The first unanswered task of a daemon that is still unresolved. */
+dsp_task *dsp__daemon_current_task(const dsp_daemon *daemon);
+
+/*
+ * Forget a resolved task in its daemon's in-flight list, so that its
+ * late result is discarded.
+ */
+void dsp__daemon_forget_task(dsp_daemon *daemon, const dsp_task *task);
 
 /* Close a daemon's pipe after a protocol error; it gets no more frames. */
 void dsp__daemon_drop_locked(dsp_dispatcher *d, dsp_daemon *daemon);

@@ -59,7 +59,7 @@ TEST_CASE("wire header is little-endian with the magic first",
 
 TEST_CASE("wire decode accepts every frame type", "[dispatcher]")
 {
-    for (uint16_t type = DSP_FRAME_TASK; type <= DSP_FRAME_HELLO; type++) {
+    for (uint16_t type = DSP_FRAME_TASK; type <= DSP_FRAME_RECALL; type++) {
         CHECK(decode(encoded(type, 1, 0, 0)) == DSP_WIRE_OK);
     }
 }
@@ -88,7 +88,7 @@ TEST_CASE("wire decode rejects malformed headers", "[dispatcher]")
     SECTION("an unknown frame type")
     {
         CHECK(decode(encoded(0, 1, 0, 0)) == DSP_WIRE_BAD_TYPE);
-        CHECK(decode(encoded(DSP_FRAME_HELLO + 1, 1, 0, 0)) ==
+        CHECK(decode(encoded(DSP_FRAME_RECALL + 1, 1, 0, 0)) ==
             DSP_WIRE_BAD_TYPE);
         CHECK(decode(encoded(0xFFFF, 1, 0, 0)) == DSP_WIRE_BAD_TYPE);
     }

@@ -188,19 +188,47 @@ void daemon_harness::expect_hello(pid_t pid, int timeout_ms)
 {
     received_frame hello = receive(timeout_ms);
     REQUIRE(hello.header.type == DSP_FRAME_HELLO);
-    REQUIRE(hello.payload.size() == 8);
+    REQUIRE(hello.payload.size() == DSP_HELLO_SIZE);
     REQUIRE(dsp__get_u64(hello.payload.data()) == (std::uint64_t) pid);
+    hello_max_batch_ = dsp__get_u32(hello.payload.data() + 8);
+    REQUIRE(dsp__get_u32(hello.payload.data() + 12) == 0);
     daemon_pipe_ = hello.pipe;
 }
 
 received_frame daemon_harness::receive(int timeout_ms)
 {
     while (true) {
-        received_frame frame = receive_any(timeout_ms);
-        if (frame.header.type != DSP_FRAME_CANCEL) {
+        if (!unpacked_.empty()) {
+            received_frame frame = unpacked_.front();
+            unpacked_.pop_front();
             return frame;
         }
-        cancel_acks_.push_back(frame.header.task_id);
+        received_frame frame = receive_any(timeout_ms);
+        if (frame.header.type == DSP_FRAME_BATCH) {
+            unpack_batch(frame);
+        } else if (frame.header.type == DSP_FRAME_CANCEL ||
+            frame.header.type == DSP_FRAME_RECALL) {
+            cancel_acks_.push_back(frame.header.task_id);
+        } else {
+            return frame;
+        }
+    }
+}
+
+void daemon_harness::unpack_batch(const received_frame& batch)
+{
+    batches_.push_back(batch.header.flags);
+    std::size_t offset = 0;
+    while (offset < batch.payload.size()) {
+        received_frame frame;
+        const unsigned char* sub;
+        std::size_t size;
+        REQUIRE(dsp_wire_next_frame(batch.payload.data(),
+                    batch.payload.size(), &offset, &frame.header, &sub,
+                    &size) == DSP_WIRE_OK);
+        frame.payload.assign(sub + DSP_HEADER_SIZE, sub + size);
+        frame.pipe = batch.pipe;
+        unpacked_.push_back(frame);
     }
 }
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -62,14 +63,23 @@ public:
     // Listen at url() again after close_socket(), as a new host would.
     void listen_again();
 
-    // Receive one frame other than a cancel acknowledgement, which is
-    // recorded in cancel_acks(), or fail the test after timeout_ms.
+    // The largest batch the last hello offered.
+    std::uint32_t hello_max_batch() const { return hello_max_batch_; }
+
+    // Receive one frame other than a cancel or recall acknowledgement,
+    // which is recorded in cancel_acks(), or fail the test after
+    // timeout_ms. The results of a batch frame come one by one, and the
+    // batch's size is recorded in batches().
     received_frame receive(int timeout_ms);
 
     // Receive one frame of any type, or fail the test after timeout_ms.
     received_frame receive_any(int timeout_ms);
 
-    // Task ids of the cancel acknowledgements that receive() skipped.
+    // The number of results in each batch frame receive() unpacked.
+    const std::vector<std::uint32_t>& batches() const { return batches_; }
+
+    // Task ids of the cancel acknowledgements that receive() skipped
+    // (recall acknowledgements count as id 0).
     const std::vector<std::uint64_t>& cancel_acks() const
     {
         return cancel_acks_;
@@ -93,6 +103,11 @@ public:
     std::string errors(pid_t pid) const;
 
 private:
+    void unpack_batch(const received_frame& batch);
+
+    std::uint32_t hello_max_batch_ = 0;
+    std::deque<received_frame> unpacked_;
+    std::vector<std::uint32_t> batches_;
     std::string log_path(int index, const char* stream) const;
     std::string read_log(pid_t pid, const char* stream) const;
 

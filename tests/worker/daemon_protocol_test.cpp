@@ -45,8 +45,10 @@ TEST_CASE("daemon says hello with its own pid", "[worker][r][net]")
     CHECK(hello.header.type == DSP_FRAME_HELLO);
     CHECK(hello.header.task_id == 0);
     CHECK(hello.header.flags == 0);
-    REQUIRE(hello.payload.size() == 8);
+    REQUIRE(hello.payload.size() == DSP_HELLO_SIZE);
     CHECK(dsp__get_u64(hello.payload.data()) == (std::uint64_t) pid);
+    CHECK(dsp__get_u32(hello.payload.data() + 8) == DSP_MAX_BATCH);
+    CHECK(dsp__get_u32(hello.payload.data() + 12) == 0);
 
     std::uint64_t peer_pid = 0;
     REQUIRE(nng_pipe_get_uint64(hello.pipe, NNG_OPT_IPC_PEER_PID,

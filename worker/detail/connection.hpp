@@ -21,8 +21,9 @@ namespace detail {
 class connection {
 public:
     // Open the socket. mode decides what a closed connection does to the
-    // inbox. Throws std::runtime_error when NNG fails.
-    connection(inbox& box, autoexit_mode mode);
+    // inbox; max_batch is the most tasks the hello offers to take in one
+    // batch frame. Throws std::runtime_error when NNG fails.
+    connection(inbox& box, autoexit_mode mode, std::uint32_t max_batch);
     // Close the socket; waits for NNG callbacks to finish.
     ~connection();
     connection(const connection&) = delete;
@@ -45,11 +46,11 @@ public:
     // Send the hello frame that carries this process's pid.
     bool send_hello();
 
-    // Tell the dispatcher that the cancel frame for task_id arrived, so it
+    // Tell the dispatcher that a cancel or recall frame arrived, so it
     // may count that frame as read. Never blocks: when the frame cannot be
     // queued at once it is dropped (and logged), and the dispatcher learns
     // the same from the next result. Any thread.
-    void acknowledge_cancel(std::uint64_t task_id);
+    void acknowledge(dsp_frame_type type, std::uint64_t id);
 
     // Ask the dispatcher to retire this daemon. It then sends no more
     // tasks and replies with an exit frame. R thread only.
@@ -63,11 +64,15 @@ private:
     static void on_receive(void* arg);
     static void on_hello_sent(void* arg);
     void handle_frame(nng_msg* msg);
+    void handle_batch(nng_msg* msg, const dsp_frame_header& header,
+        int pipe_id);
+    void reject_frame(nng_msg* msg, const std::string& problem);
     void handle_pipe_closed();
     void send_hello_async();
 
     inbox& box_;
     autoexit_mode mode_;
+    std::uint32_t max_batch_;
     nng_socket socket_ = NNG_SOCKET_INITIALIZER;
     nng_dialer dialer_ = NNG_DIALER_INITIALIZER;
     nng_aio* recv_aio_ = nullptr;

@@ -18,6 +18,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace mirai {
 namespace worker {
@@ -28,6 +29,7 @@ struct inbound_frame {
     dsp_frame_header header;
     nng_msg* msg = nullptr;    // the whole frame, owned by the holder
     bool is_cancelled = false; // a cancel came before it started
+    bool is_returned = false;  // recalled before it started: give back
     int pipe_id = -1;          // the connection it came on
 };
 
@@ -46,6 +48,14 @@ public:
     // Frames that arrive after a stop request are dropped. Any thread.
     void push(const inbound_frame& frame);
 
+    // Queue the tasks of one batch frame together. Any thread.
+    void push_all(const std::vector<inbound_frame>& frames);
+    // Mark every queued task frame as recalled: the R thread gives them
+    // back to the dispatcher unevaluated. Any thread.
+    void recall();
+    // Whether a task or setup frame is waiting, so that a result just
+    // made will soon have company. R thread.
+    bool has_queued();
     // Interrupt task_id if it is running, or mark it cancelled if it is
     // queued. An unknown id is ignored: the task may have just finished.
     // Any thread.

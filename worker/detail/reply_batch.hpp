@@ -1,0 +1,61 @@
+// Results on their way to the dispatcher. While more tasks of a batch wait
+// in the inbox, small results are held back and then sent together in one
+// batch frame, which saves the thread hand-offs of a message per task. A
+// timer sends held results after hold_ms, so a slow task that follows
+// quick ones does not hold their results back.
+#pragma once
+
+#include "worker/detail/connection.hpp"
+
+#include <nng/nng.h>
+
+#include <cstddef>
+#include <mutex>
+#include <vector>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+class reply_batch {
+public:
+    // Throws std::runtime_error when NNG cannot allocate the timer.
+    explicit reply_batch(connection& conn);
+    // Waits for a running timer callback; held results are dropped.
+    ~reply_batch();
+    reply_batch(const reply_batch&) = delete;
+    reply_batch& operator=(const reply_batch&) = delete;
+
+    // Send a result frame made for the connection pipe_id (takes frame).
+    // It is held back when is_more_coming and it is small; everything held
+    // goes out once a result arrives with is_more_coming false, the batch
+    // is full, or hold_ms pass. R thread.
+    void add(nng_msg* frame, int pipe_id, bool is_more_coming);
+
+    // Send every held result now, before a frame that must follow them.
+    // R thread.
+    void flush();
+
+    static constexpr int hold_ms = 2;
+    // Results larger than this are sent on their own.
+    static constexpr std::size_t small_frame_bytes = 16 * 1024;
+    static constexpr std::size_t max_held_bytes = 256 * 1024;
+
+private:
+    static void on_timer(void* arg);
+    void flush_locked();
+    void drop_locked();
+    nng_msg* batch_frame_locked();
+
+    connection& conn_;
+    std::mutex lock_;
+    std::vector<nng_msg*> held_;
+    std::size_t held_bytes_ = 0;
+    int held_pipe_id_ = -1;
+    nng_aio* timer_ = nullptr;
+    bool is_timer_armed_ = false;
+};
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai

@@ -1,0 +1,137 @@
+// The lock keeps the R thread and the timer's NNG thread from sending at
+// the same time, so that results leave in the order the tasks ran.
+#include "worker/detail/reply_batch.hpp"
+
+#include "dispatcher/log.h"
+#include "dispatcher/wire.h"
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+reply_batch::reply_batch(connection& conn) : conn_(conn)
+{
+    int rv = nng_aio_alloc(&timer_, on_timer, this);
+    if (rv != 0) {
+        throw std::runtime_error(std::string("allocate result timer: ") +
+            nng_strerror(rv));
+    }
+    held_.reserve(DSP_MAX_BATCH);
+}
+
+reply_batch::~reply_batch()
+{
+    // nng_aio_free waits for the callback, which takes lock_.
+    nng_aio_free(timer_);
+    std::lock_guard<std::mutex> guard(lock_);
+    drop_locked();
+}
+
+void reply_batch::add(nng_msg* frame, int pipe_id, bool is_more_coming)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    std::size_t size = nng_msg_len(frame);
+    if (size > small_frame_bytes || pipe_id != held_pipe_id_) {
+        flush_locked();
+    }
+    if (size > small_frame_bytes) {
+        conn_.send(frame);
+        return;
+    }
+    held_.push_back(frame);
+    held_bytes_ += size;
+    held_pipe_id_ = pipe_id;
+    if (!is_more_coming || held_.size() == DSP_MAX_BATCH ||
+        held_bytes_ >= max_held_bytes) {
+        flush_locked();
+    } else if (!is_timer_armed_) {
+        is_timer_armed_ = true;
+        nng_sleep_aio(hold_ms, timer_);
+    }
+}
+
+void reply_batch::flush()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    flush_locked();
+}
+
+void reply_batch::on_timer(void* arg)
+{
+    reply_batch* self = static_cast<reply_batch*>(arg);
+    std::lock_guard<std::mutex> guard(self->lock_);
+    self->is_timer_armed_ = false;
+    if (nng_aio_result(self->timer_) == 0) {
+        self->flush_locked();
+    }
+}
+
+void reply_batch::drop_locked()
+{
+    for (nng_msg* frame : held_) {
+        nng_msg_free(frame);
+    }
+    held_.clear();
+    held_bytes_ = 0;
+}
+
+// Called with lock_ held. Results for a connection that has closed are
+// dropped: the dispatcher behind a new one does not know their tasks.
+void reply_batch::flush_locked()
+{
+    if (held_.empty()) {
+        return;
+    }
+    if (held_pipe_id_ != conn_.pipe_id()) {
+        dsp_log(DSP_LOG_INFO, "WORKER-RESULT-DROPPED",
+            "send %zu results: their connection has closed", held_.size());
+        drop_locked();
+        return;
+    }
+    if (held_.size() == 1) {
+        conn_.send(held_[0]);
+        held_.clear();
+        held_bytes_ = 0;
+        return;
+    }
+    nng_msg* batch = batch_frame_locked();
+    if (batch == nullptr) {
+        // Out of memory: each result still goes, in a frame of its own.
+        for (nng_msg* frame : held_) {
+            conn_.send(frame);
+        }
+        held_.clear();
+        held_bytes_ = 0;
+        return;
+    }
+    drop_locked();
+    conn_.send(batch);
+}
+
+// Called with lock_ held: one batch frame holding copies of held_.
+nng_msg* reply_batch::batch_frame_locked()
+{
+    nng_msg* batch;
+    if (nng_msg_alloc(&batch, DSP_HEADER_SIZE + held_bytes_) != 0) {
+        return nullptr;
+    }
+    unsigned char* out = static_cast<unsigned char*>(nng_msg_body(batch));
+    std::uint64_t first_id = dsp__get_u64(
+        static_cast<const unsigned char*>(nng_msg_body(held_[0])) + 8);
+    dsp_wire_encode(out, DSP_FRAME_BATCH, first_id,
+        static_cast<std::uint32_t>(held_.size()), held_bytes_);
+    out += DSP_HEADER_SIZE;
+    for (nng_msg* frame : held_) {
+        std::memcpy(out, nng_msg_body(frame), nng_msg_len(frame));
+        out += nng_msg_len(frame);
+    }
+    return batch;
+}
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai
