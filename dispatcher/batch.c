@@ -3,10 +3,10 @@
  * in one frame, and the record of what each daemon has yet to answer.
  *
  * Every message costs several thread hand-offs on each side, far more than
- * a trivial R task. So when recent tasks took well under
- * DSP_BATCH_BUDGET_NS each, a daemon that announced batches in its hello
- * gets as many queued tasks in one frame as fit in that budget, but never
- * more than its share of the queue. A slow task can still hold the tasks
+ * a trivial R task. So when recent tasks took well under the batch budget
+ * each, a daemon that announced batches in its hello gets as many queued
+ * tasks in one frame as fit in that budget, but never more than its share
+ * of the queue. A slow task can still hold the tasks
  * behind it in its batch; when another daemon then runs out of work, the
  * busiest daemon is asked to give back the tasks it has not started.
  */
@@ -16,9 +16,6 @@
 #include <inttypes.h>
 #include <string.h>
 #include <time.h>
-
-/* How long one batch should take, by the recent time per task. */
-#define DSP_BATCH_BUDGET_NS 2000000U
 
 /* Tasks larger than this travel alone; a batch holds at most the total. */
 #define DSP_BATCH_TASK_MAX (16U * 1024U)
@@ -36,8 +33,9 @@ dsp_task *
 dsp__daemon_current_task(const dsp_daemon *daemon)
 {
     for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
-        if (daemon->inflight[i].task != NULL) {
-            return daemon->inflight[i].task;
+        const dsp_inflight *entry = &daemon->inflight[i];
+        if (!entry->is_answered && entry->task != NULL) {
+            return entry->task;
         }
     }
     return NULL;
@@ -47,7 +45,8 @@ void
 dsp__daemon_forget_task(dsp_daemon *daemon, const dsp_task *task)
 {
     for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
-        if (daemon->inflight[i].task == task) {
+        if (daemon->inflight[i].task == task &&
+            !daemon->inflight[i].is_answered) {
             daemon->inflight[i].task = NULL;
             return;
         }
@@ -58,10 +57,11 @@ dsp__daemon_forget_task(dsp_daemon *daemon, const dsp_task *task)
 static size_t
 batch_limit_locked(const dsp_dispatcher *d, const dsp_daemon *daemon)
 {
-    if (daemon->max_batch <= 1 || d->task_ns == 0) {
+    if (daemon->max_batch <= 1 || d->batch_budget_ns == 0 ||
+        d->task_ns == 0) {
         return 1; /* no batches, or nothing known yet about task times */
     }
-    uint64_t limit = DSP_BATCH_BUDGET_NS / d->task_ns;
+    uint64_t limit = d->batch_budget_ns / d->task_ns;
     uint64_t daemons = d->stats.connections > 0 ? d->stats.connections : 1;
     uint64_t share = (d->stats.awaiting + daemons - 1) / daemons;
     if (share < limit) {
@@ -86,6 +86,7 @@ take_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
     dsp_inflight *entry = &daemon->inflight[daemon->inflight_len++];
     entry->id = task->id;
     entry->task = task;
+    entry->is_answered = false;
 }
 
 /*
@@ -149,6 +150,14 @@ send_single_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
 }
 
 void
+dsp_dispatcher_set_batch_budget(dsp_dispatcher *d, uint32_t budget_us)
+{
+    pthread_mutex_lock(&d->lock);
+    d->batch_budget_ns = (uint64_t) budget_us * 1000U;
+    pthread_mutex_unlock(&d->lock);
+}
+
+void
 dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon)
 {
     daemon->inflight_len = 0;
@@ -199,11 +208,21 @@ dsp_inflight *
 dsp__daemon_answer_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     uint64_t id)
 {
-    if (daemon->inflight_next >= daemon->inflight_len ||
-        daemon->inflight[daemon->inflight_next].id != id) {
+    dsp_inflight *entry = NULL;
+    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
+        if (daemon->inflight[i].id == id) {
+            entry = &daemon->inflight[i];
+            break;
+        }
+    }
+    if (entry == NULL || entry->is_answered) {
         return NULL;
     }
-    dsp_inflight *entry = &daemon->inflight[daemon->inflight_next++];
+    entry->is_answered = true;
+    while (daemon->inflight_next < daemon->inflight_len &&
+        daemon->inflight[daemon->inflight_next].is_answered) {
+        daemon->inflight_next++;
+    }
     if (daemon->inflight_next == daemon->inflight_len) {
         note_frame_time_locked(d, daemon);
         dsp__list_remove(&daemon->batched_node);
@@ -225,7 +244,11 @@ dsp__recall_for_idle_locked(dsp_dispatcher *d)
     for (dsp__node *node = d->batched.next; node != &d->batched;
          node = node->next) {
         dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, batched_node);
-        size_t unanswered = daemon->inflight_len - daemon->inflight_next;
+        size_t unanswered = 0;
+        for (size_t i = daemon->inflight_next; i < daemon->inflight_len;
+             i++) {
+            unanswered += daemon->inflight[i].is_answered ? 0 : 1;
+        }
         if (!daemon->is_recalled && !daemon->is_closing && unanswered > most) {
             busiest = daemon;
             most = unanswered;

@@ -69,7 +69,22 @@ send_setups_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     }
 }
 
-/* Send waiting cancel and recall frames while the window has room. */
+/* Whether the daemon still owes the result of task id. */
+static bool
+owes_result(const dsp_daemon *daemon, uint64_t id)
+{
+    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
+        if (daemon->inflight[i].id == id) {
+            return !daemon->inflight[i].is_answered;
+        }
+    }
+    return false;
+}
+
+/*
+ * Send waiting cancel and recall frames while the window has room. A
+ * cancel whose task has been answered meanwhile is dropped.
+ */
 static void
 send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
 {
@@ -79,7 +94,9 @@ send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
         daemon->cancel_count--;
         memmove(daemon->cancels, daemon->cancels + 1,
             daemon->cancel_count * sizeof(daemon->cancels[0]));
-        dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
+        if (owes_result(daemon, id)) {
+            dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
+        }
     }
     if (daemon->recall_to_send && !daemon->is_closing &&
         daemon->window_len < DSP_SEND_WINDOW) {
@@ -172,7 +189,8 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
     }
     /* Last first, so that requeued tasks keep their order. */
     for (size_t i = daemon->inflight_len; i > daemon->inflight_next; i--) {
-        dsp_task *task = daemon->inflight[i - 1].task;
+        dsp_task *task = daemon->inflight[i - 1].is_answered ? NULL :
+            daemon->inflight[i - 1].task;
         if (task != NULL &&
             (d->is_closing || !dsp__task_requeue_locked(d, task))) {
             dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, &batch);
@@ -251,8 +269,8 @@ consume_result_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
     dsp_inflight *entry = dsp__daemon_answer_locked(d, daemon, id);
     if (entry == NULL) {
         reject_locked(d, daemon,
-            "result for task %" PRIu64 ", which is not the next task "
-            "daemon %u owes a result for", id, daemon->number);
+            "result for task %" PRIu64 ", which daemon %u does not owe",
+            id, daemon->number);
         nng_msg_free(msg);
         return false;
     }

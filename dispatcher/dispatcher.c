@@ -106,6 +106,7 @@ dsp_dispatcher_open(dsp_dispatcher **dp)
     dsp__list_init(&d->idle);
     dsp__list_init(&d->connected);
     dsp__list_init(&d->batched);
+    d->batch_budget_ns = (uint64_t) DSP_BATCH_BUDGET_US * 1000U;
 
     int rv = init_sync(d);
     if (rv != 0) {

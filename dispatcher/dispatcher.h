@@ -117,6 +117,17 @@ DSP_EXPORT int dsp_dispatcher_listen(dsp_dispatcher *d, const char *url,
     char *bound_url, size_t bound_len);
 
 /*
+ * Set how long one batch of tasks should take, in microseconds (default
+ * DSP_BATCH_BUDGET_US). A daemon that offered batches in its hello is sent
+ * as many queued tasks in one frame as take that long at the recent time
+ * per task, at most its share of the queue. 0 sends one task per frame,
+ * which suits tasks of very different lengths best.
+ */
+#define DSP_BATCH_BUDGET_US 2000U
+DSP_EXPORT void dsp_dispatcher_set_batch_budget(dsp_dispatcher *d,
+    uint32_t budget_us);
+
+/*
  * Allocate a message for a task with payload_len bytes of payload. The
  * first DSP_HEADER_SIZE bytes of its body are the header, which submit
  * fills in; *payload points just past them, for the caller to write.

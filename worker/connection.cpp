@@ -55,6 +55,31 @@ int make_hello(nng_msg** msg, std::uint32_t max_batch)
     return 0;
 }
 
+// The answer that gives tasks back: a result flagged returned for each,
+// in a batch frame when there are several. nullptr when out of memory.
+nng_msg* returned_frame(const std::vector<inbound_frame>& tasks)
+{
+    std::size_t count = tasks.size();
+    std::size_t size = count * DSP_HEADER_SIZE;
+    std::size_t header = count > 1 ? DSP_HEADER_SIZE : 0;
+    nng_msg* msg;
+    if (nng_msg_alloc(&msg, header + size) != 0) {
+        return nullptr;
+    }
+    unsigned char* out = static_cast<unsigned char*>(nng_msg_body(msg));
+    if (count > 1) {
+        dsp_wire_encode(out, DSP_FRAME_BATCH, tasks[0].header.task_id,
+            static_cast<std::uint32_t>(count), size);
+        out += DSP_HEADER_SIZE;
+    }
+    for (const inbound_frame& task : tasks) {
+        dsp_wire_encode(out, DSP_FRAME_RESULT, task.header.task_id,
+            DSP_RESULT_RETURNED, 0);
+        out += DSP_HEADER_SIZE;
+    }
+    return msg;
+}
+
 // A copy of one frame of a batch, as a message of its own.
 nng_msg* copy_frame(const unsigned char* frame, std::size_t size)
 {
@@ -292,8 +317,8 @@ void connection::handle_frame(nng_msg* msg)
         acknowledge(DSP_FRAME_CANCEL, header.task_id);
         break;
     case DSP_FRAME_RECALL:
-        box_.recall();
         acknowledge(DSP_FRAME_RECALL, 0);
+        give_back_queued(pipe_id);
         break;
     case DSP_FRAME_EXIT:
         box_.push_exit();
@@ -369,6 +394,35 @@ bool connection::send(nng_msg* msg)
         return false;
     }
     return true;
+}
+
+// Answer a recall from this thread, while the R thread may be busy with
+// a long task: every queued task goes back in one frame, unevaluated.
+void connection::give_back_queued(int pipe_id)
+{
+    std::vector<inbound_frame> tasks = box_.take_queued_tasks();
+    std::vector<inbound_frame> current;
+    for (const inbound_frame& task : tasks) {
+        if (task.pipe_id == pipe_id) {
+            current.push_back(task);
+        } else {
+            nng_msg_free(task.msg); // sent by a dispatcher now gone
+        }
+    }
+    if (current.empty()) {
+        return;
+    }
+    nng_msg* msg = returned_frame(current);
+    if (msg != nullptr && nng_sendmsg(socket_, msg, NNG_FLAG_NONBLOCK) == 0) {
+        for (const inbound_frame& task : current) {
+            nng_msg_free(task.msg);
+        }
+        return;
+    }
+    if (msg != nullptr) {
+        nng_msg_free(msg);
+    }
+    box_.push_front_returned(std::move(current));
 }
 
 void connection::acknowledge(dsp_frame_type type, std::uint64_t id)

@@ -84,14 +84,36 @@ void inbox::push_all(const std::vector<inbound_frame>& frames)
     ready_.notify_one();
 }
 
-void inbox::recall()
+std::vector<inbound_frame> inbox::take_queued_tasks()
 {
     std::lock_guard<std::mutex> guard(lock_);
+    std::vector<inbound_frame> tasks;
+    std::deque<inbound_frame> rest;
     for (inbound_frame& frame : queue_) {
         if (frame.header.type == DSP_FRAME_TASK) {
-            frame.is_returned = true;
+            tasks.push_back(frame);
+        } else {
+            rest.push_back(frame);
         }
     }
+    queue_.swap(rest);
+    return tasks;
+}
+
+void inbox::push_front_returned(std::vector<inbound_frame> frames)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    if (is_stopping_) {
+        for (const inbound_frame& frame : frames) {
+            nng_msg_free(frame.msg);
+        }
+        return;
+    }
+    for (inbound_frame& frame : frames) {
+        frame.is_returned = true;
+    }
+    queue_.insert(queue_.begin(), frames.begin(), frames.end());
+    ready_.notify_one();
 }
 
 bool inbox::has_queued()

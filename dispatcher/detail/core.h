@@ -76,6 +76,7 @@ typedef struct dsp_sent_frame {
 typedef struct dsp_inflight {
     uint64_t id;
     dsp_task *task;
+    bool is_answered;
 } dsp_inflight;
 
 /* One pipe, from NNG_PIPE_EV_ADD_PRE until NNG_PIPE_EV_REM_POST. */
@@ -89,8 +90,9 @@ struct dsp_daemon {
     bool is_retiring; /* it asked to retire: send it no more work */
     /*
      * The tasks sent in its last task or batch frame, in the order the
-     * daemon runs them and answers them. Entries before inflight_next are
-     * answered; the daemon takes new work once all are.
+     * daemon runs them. Results come in that order, but tasks given back
+     * after a recall may come first. Entries before inflight_next are
+     * all answered; the daemon takes new work once every entry is.
      */
     dsp_inflight inflight[DSP_MAX_BATCH];
     size_t inflight_len;
@@ -154,6 +156,7 @@ struct dsp_dispatcher {
      * over batches; 0 until the first result. It sizes the next batch.
      */
     uint64_t task_ns;
+    uint64_t batch_budget_ns; /* 0: one task per frame */
     dsp_setup *setups;
     size_t setup_count;
     size_t setup_capacity;
@@ -248,7 +251,7 @@ void dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon);
 /*
  * Take the answer to task id off the daemon's in-flight list. Returns its
  * entry (whose task is NULL when the task resolved another way), or NULL
- * when id is not the task the daemon owes an answer for next.
+ * when the daemon owes no answer for id.
  */
 dsp_inflight *dsp__daemon_answer_locked(dsp_dispatcher *d,
     dsp_daemon *daemon, uint64_t id);

@@ -86,7 +86,36 @@ TEST_CASE("malformed frames close the pipe", "[dispatcher][net]")
         peer.send_frame(DSP_FRAME_HELLO, 0, 0, pid_bytes(3));
         f.wait_connections(1);
         peer.send_frame(DSP_FRAME_RESULT, 77, 0, "value");
-        expected = "result for task 77, which is not the next task daemon 1 owes a result for";
+        expected = "result for task 77, which daemon 1 does not owe";
+    }
+    SECTION("a hello asking for batches of no task")
+    {
+        peer.send_frame(DSP_FRAME_HELLO, 0, 0,
+            pid_bytes(3) + std::string(8, '\0'));
+        expected = "hello asks for batches of 0 tasks with reserved bytes "
+                   "0, expected at least 1 and 0";
+    }
+    SECTION("an empty batch")
+    {
+        peer.send_frame(DSP_FRAME_HELLO, 0, 0, pid_bytes(3));
+        f.wait_connections(1);
+        peer.send_frame(DSP_FRAME_BATCH, 0, 0, "");
+        expected = "batch of 0 results, expected 1 to 128";
+    }
+    SECTION("a batch that counts more results than it has")
+    {
+        peer.send_frame(DSP_FRAME_HELLO, 0, 0, pid_bytes(3));
+        f.wait_connections(1);
+        peer.send_frame(DSP_FRAME_BATCH, 0, 1, "");
+        expected = "batch counts 1 results, has 0";
+    }
+    SECTION("a batch holding a task frame")
+    {
+        peer.send_frame(DSP_FRAME_HELLO, 0, 0, pid_bytes(3));
+        f.wait_connections(1);
+        peer.send_frame(DSP_FRAME_BATCH, 0, 1,
+            fake_daemon::encode(DSP_FRAME_TASK, 1, 0, ""));
+        expected = "frame 1 of a batch of 1: not a valid result frame";
     }
     SECTION("a task frame from a daemon")
     {

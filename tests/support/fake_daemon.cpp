@@ -40,17 +40,21 @@ fake_daemon::fake_daemon(const std::string& url, options opts)
         throw std::runtime_error("dial '" + url + "': " + nng_strerror(rv));
     }
     if (opts_.sends_hello) {
-        std::string pid(8, '\0');
+        std::string hello(opts_.max_batch > 0 ? DSP_HELLO_SIZE : 8, '\0');
         for (int i = 0; i < 8; i++) {
-            pid[i] = static_cast<char>(opts_.pid >> (8 * i));
+            hello[i] = static_cast<char>(opts_.pid >> (8 * i));
         }
-        send_frame(DSP_FRAME_HELLO, 0, 0, pid);
+        if (opts_.max_batch > 0) {
+            dsp__put_u32(reinterpret_cast<unsigned char*>(&hello[8]),
+                opts_.max_batch);
+        }
+        send_frame(DSP_FRAME_HELLO, 0, 0, hello);
     }
     thread_ = std::thread([this] { run(); });
 }
 
 fake_daemon::fake_daemon(const std::string& url, uint64_t pid)
-    : fake_daemon(url, options{pid, true, false, {}})
+    : fake_daemon(url, options{pid, true, false, {}, 0})
 {
 }
 
@@ -204,18 +208,39 @@ void fake_daemon::run()
                 has_exited_ = true;
                 nng_pipe_close(pipe);
             }
-            {
-                std::lock_guard<std::mutex> guard(lock_);
-                received_.push_back(f);
-                changed_.notify_all();
+            record(f);
+            if (f.type == DSP_FRAME_BATCH) {
+                const auto* payload =
+                    reinterpret_cast<const unsigned char*>(f.payload.data());
+                size_t offset = 0;
+                dsp_frame_header sub;
+                const unsigned char* bytes;
+                size_t size;
+                while (dsp_wire_next_frame(payload, f.payload.size(),
+                           &offset, &sub, &bytes, &size) == DSP_WIRE_OK) {
+                    frame task{sub.type, sub.task_id, sub.flags,
+                        std::string(reinterpret_cast<const char*>(bytes) +
+                                DSP_HEADER_SIZE,
+                            sub.payload_len)};
+                    record(task);
+                    handle(task);
+                }
+            } else {
+                handle(f);
             }
-            handle(f);
         }
         if (!has_exited_ && has_pending_ && pending_.reply.is_sent &&
             std::chrono::steady_clock::now() >= pending_.due) {
             finish_task(pending_.reply.flags, pending_.reply.payload);
         }
     }
+}
+
+void fake_daemon::record(const frame& f)
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    received_.push_back(f);
+    changed_.notify_all();
 }
 
 void fake_daemon::handle(const frame& f)
@@ -230,8 +255,18 @@ void fake_daemon::handle(const frame& f)
         }
         break;
     case DSP_FRAME_CANCEL:
+        if (opts_.max_batch > 0) {
+            send_frame(DSP_FRAME_CANCEL, f.id, 0, "");
+            cancelled_.push_back(f.id);
+        }
         if (has_pending_ && pending_.id == f.id && !opts_.ignores_cancel) {
             finish_task(DSP_RESULT_INTERRUPT, "interrupted");
+        }
+        break;
+    case DSP_FRAME_RECALL:
+        if (opts_.max_batch > 0) {
+            send_frame(DSP_FRAME_RECALL, 0, 0, "");
+            give_back_backlog();
         }
         break;
     default:
@@ -239,11 +274,30 @@ void fake_daemon::handle(const frame& f)
     }
 }
 
+void fake_daemon::give_back_backlog()
+{
+    std::deque<frame> rest;
+    for (const frame& f : backlog_) {
+        if (f.type == DSP_FRAME_TASK) {
+            send_frame(DSP_FRAME_RESULT, f.id, DSP_RESULT_RETURNED, "");
+        } else {
+            rest.push_back(f);
+        }
+    }
+    backlog_.swap(rest);
+}
+
 void fake_daemon::start_task(const frame& f)
 {
     if (f.type == DSP_FRAME_SETUP) {
         send_frame(DSP_FRAME_SETUP, f.id, DSP_RESULT_VALUE, f.payload);
         return;
+    }
+    for (uint64_t id : cancelled_) {
+        if (id == f.id) {
+            send_frame(DSP_FRAME_RESULT, f.id, DSP_RESULT_INTERRUPT, "");
+            return;
+        }
     }
     task_reply reply = opts_.on_task ? opts_.on_task(f) : echo(f);
     if (reply.is_sent && reply.delay.count() == 0) {

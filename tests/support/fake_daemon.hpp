@@ -48,6 +48,11 @@ public:
         bool sends_hello = true;
         bool ignores_cancel = false; // finish the task as if not cancelled
         task_handler on_task;        // empty: echo, honouring "sleep:<ms>"
+        // Above 0: offer batches of up to this many tasks in the hello,
+        // acknowledge cancel and recall frames, skip cancelled queued
+        // tasks and give queued tasks back on a recall, as mirai-daemon
+        // does. Batch frames are recorded, then each of their tasks.
+        uint32_t max_batch = 0;
     };
 
     // Dial url and start answering; throws std::runtime_error when the
@@ -99,6 +104,8 @@ private:
     void start_task(const frame& f);
     void finish_task(uint32_t flags, const std::string& payload);
     void drain_backlog();
+    void give_back_backlog();
+    void record(const frame& f);
     void close_socket();
     static void pipe_cb(nng_pipe pipe, nng_pipe_ev ev, void* arg);
 
@@ -120,6 +127,7 @@ private:
     bool has_pending_ = false;
     pending_task pending_{};
     std::deque<frame> backlog_; // frames that arrived during a task
+    std::vector<uint64_t> cancelled_; // queued tasks cancelled (batches)
 
     std::thread thread_;
 };

@@ -67,6 +67,7 @@ private:
     void handle_batch(nng_msg* msg, const dsp_frame_header& header,
         int pipe_id);
     void reject_frame(nng_msg* msg, const std::string& problem);
+    void give_back_queued(int pipe_id);
     void handle_pipe_closed();
     void send_hello_async();
 

@@ -50,9 +50,12 @@ public:
 
     // Queue the tasks of one batch frame together. Any thread.
     void push_all(const std::vector<inbound_frame>& frames);
-    // Mark every queued task frame as recalled: the R thread gives them
-    // back to the dispatcher unevaluated. Any thread.
-    void recall();
+    // Take every queued task frame out, for a recall. Any thread.
+    std::vector<inbound_frame> take_queued_tasks();
+    // Put frames taken by take_queued_tasks() back at the front, marked
+    // as recalled: the R thread gives them back unevaluated. For when
+    // they could not be given back at once. Any thread.
+    void push_front_returned(std::vector<inbound_frame> frames);
     // Whether a task or setup frame is waiting, so that a result just
     // made will soon have company. R thread.
     bool has_queued();

@@ -1,0 +1,268 @@
+// Batches: queued tasks go to a daemon that offered batches in one frame,
+// no more than its share of the queue; results may come back in a batch
+// frame; a daemon that runs out of work gets the tasks another daemon has
+// not started; cancels, losses and malformed batches resolve every task
+// once.
+#include "dispatcher/dispatcher.h"
+
+#include "tests/dispatcher/dispatcher_fixture.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <thread>
+
+using namespace mirai::test;
+
+namespace {
+
+fake_daemon::options batching(uint64_t pid, uint32_t max_batch = 128)
+{
+    fake_daemon::options opts;
+    opts.pid = pid;
+    opts.max_batch = max_batch;
+    return opts;
+}
+
+// A budget so long that batch sizes depend on the queue alone.
+void use_long_budget(dispatcher_fixture& f)
+{
+    dsp_dispatcher_set_batch_budget(f.get(), 60U * 1000U * 1000U);
+}
+
+// Run one task, so that the dispatcher knows a time per task.
+void warm_up(dispatcher_fixture& f)
+{
+    size_t before = f.sink.size();
+    f.submit("warm");
+    REQUIRE(f.sink.wait_count(before + 1, 5s));
+}
+
+std::vector<uint32_t> batch_sizes(const fake_daemon& daemon)
+{
+    std::vector<uint32_t> sizes;
+    for (const frame& fr : daemon.received()) {
+        if (fr.type == DSP_FRAME_BATCH) {
+            sizes.push_back(fr.flags);
+        }
+    }
+    return sizes;
+}
+
+} // namespace
+
+TEST_CASE("queued tasks reach a batching daemon in one frame",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    fake_daemon daemon(f.url(), batching(7));
+    f.wait_connections(1);
+    warm_up(f);
+
+    uint64_t busy = f.submit("sleep:200");
+    REQUIRE(daemon.wait_count(DSP_FRAME_TASK, 2, 5s));
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 10; i++) {
+        ids.push_back(f.submit("t" + std::to_string(i)));
+    }
+    REQUIRE(f.sink.wait_count(12, 5s));
+    CHECK(f.sink.find(busy).payload == "sleep:200");
+    for (int i = 0; i < 10; i++) {
+        CHECK(f.sink.find(ids[i]).status == DSP_OK);
+        CHECK(f.sink.find(ids[i]).payload == "t" + std::to_string(i));
+    }
+    CHECK(batch_sizes(daemon) == std::vector<uint32_t>{10});
+    CHECK(f.stats().completed == 12);
+}
+
+TEST_CASE("a daemon without batches gets one task per frame",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    fake_daemon daemon(f.url(), 8);
+    f.wait_connections(1);
+    warm_up(f);
+
+    f.submit("sleep:100");
+    REQUIRE(daemon.wait_count(DSP_FRAME_TASK, 2, 5s));
+    for (int i = 0; i < 5; i++) {
+        f.submit("t");
+    }
+    REQUIRE(f.sink.wait_count(7, 5s));
+    CHECK(batch_sizes(daemon).empty());
+    CHECK(daemon.count(DSP_FRAME_TASK) == 7);
+}
+
+TEST_CASE("a batch is at most the daemon's share of the queue",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    fake_daemon one(f.url(), batching(1));
+    fake_daemon two(f.url(), batching(2));
+    f.wait_connections(2);
+    warm_up(f);
+
+    SECTION("with a zero budget, one task per frame")
+    {
+        dsp_dispatcher_set_batch_budget(f.get(), 0);
+    }
+    f.submit("sleep:200");
+    f.submit("sleep:200");
+    REQUIRE(f.sink.size() == 1);
+    for (int i = 0; i < 10; i++) {
+        f.submit("t");
+    }
+    REQUIRE(f.sink.wait_count(13, 5s));
+    std::vector<uint32_t> sizes = batch_sizes(one);
+    std::vector<uint32_t> more = batch_sizes(two);
+    sizes.insert(sizes.end(), more.begin(), more.end());
+    std::sort(sizes.begin(), sizes.end());
+    if (f.stats().completed == 13 && sizes.empty()) {
+        SUCCEED("one task per frame");
+    } else {
+        // The first daemon back takes 5 of 10, the other the rest.
+        CHECK(sizes == std::vector<uint32_t>{5, 5});
+    }
+}
+
+TEST_CASE("an idle daemon gets the tasks another has not started",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    log_capture log;
+    fake_daemon slow(f.url(), batching(1));
+    f.wait_connections(1);
+    warm_up(f);
+
+    f.submit("sleep:50");
+    REQUIRE(slow.wait_count(DSP_FRAME_TASK, 2, 5s));
+    uint64_t stuck = f.submit("sleep:1500");
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 6; i++) {
+        ids.push_back(f.submit("t" + std::to_string(i)));
+    }
+    REQUIRE(slow.wait_count(DSP_FRAME_BATCH, 1, 5s));
+    CHECK(batch_sizes(slow) == std::vector<uint32_t>{7});
+
+    fake_daemon idle(f.url(), batching(2));
+    REQUIRE(f.sink.wait_count(8, 1000ms));
+    for (int i = 0; i < 6; i++) {
+        CHECK(f.sink.find(ids[i]).status == DSP_OK);
+        CHECK(f.sink.find(ids[i]).payload == "t" + std::to_string(i));
+    }
+    CHECK(slow.count(DSP_FRAME_RECALL) == 1);
+    CHECK(idle.count(DSP_FRAME_TASK) == 6);
+    CHECK(f.sink.find(stuck).status == -1);
+
+    REQUIRE(f.sink.wait_count(9, 5s));
+    CHECK(f.sink.find(stuck).payload == "sleep:1500");
+    std::map<uint64_t, int> counts = f.sink.counts();
+    for (const auto& entry : counts) {
+        CHECK(entry.second == 1);
+    }
+    CHECK(log.messages("DSP-FRAME-INVALID").empty());
+}
+
+TEST_CASE("cancelling tasks of a batch resolves each once",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    fake_daemon daemon(f.url(), batching(3));
+    f.wait_connections(1);
+    warm_up(f);
+
+    f.submit("sleep:100");
+    REQUIRE(daemon.wait_count(DSP_FRAME_TASK, 2, 5s));
+    std::vector<uint64_t> ids;
+    for (int i = 0; i < 8; i++) {
+        ids.push_back(f.submit(i == 0 ? "sleep:300" : "t"));
+    }
+    REQUIRE(daemon.wait_count(DSP_FRAME_BATCH, 1, 5s));
+    for (int i = 0; i < 8; i += 2) {
+        REQUIRE(dsp_dispatcher_cancel(f.get(), ids[i]) == DSP_OK);
+    }
+    REQUIRE(f.sink.wait_count(10, 5s));
+    for (int i = 0; i < 8; i++) {
+        CHECK(f.sink.find(ids[i]).status ==
+            (i % 2 == 0 ? DSP_ECANCELED : DSP_OK));
+    }
+    // Cancels for tasks answered before their frame could go are dropped.
+    CHECK(daemon.count(DSP_FRAME_CANCEL) >= 1);
+    CHECK(daemon.count(DSP_FRAME_CANCEL) <= 4);
+
+    // The daemon is free again once every task of the batch is answered.
+    uint64_t next = f.submit("next");
+    REQUIRE(f.sink.wait_count(11, 5s));
+    CHECK(f.sink.find(next).payload == "next");
+    CHECK(f.stats().cancelled == 4);
+}
+
+TEST_CASE("losing a daemon resolves or requeues every task of its batch",
+    "[dispatcher][net]")
+{
+    dispatcher_fixture f;
+    use_long_budget(f);
+    fake_daemon::options hangs = batching(4);
+    hangs.on_task = [](const frame& task) {
+        task_reply reply = fake_daemon::echo(task);
+        reply.is_sent = task.payload.compare(0, 4, "hang") != 0;
+        return reply;
+    };
+    auto lost = std::make_unique<fake_daemon>(f.url(), hangs);
+    f.wait_connections(1);
+    warm_up(f);
+
+    f.submit("sleep:100");
+    REQUIRE(lost->wait_count(DSP_FRAME_TASK, 2, 5s));
+    uint32_t retries = 0;
+    SECTION("without retries") {}
+    SECTION("with a retry each") { retries = 1; }
+    dsp_task_options opts{};
+    opts.retries = retries;
+    std::vector<uint64_t> ids(4);
+    for (int i = 0; i < 4; i++) {
+        REQUIRE(dsp_dispatcher_submit_opts(f.get(),
+                    f.make_msg("hang" + std::to_string(i)),
+                    result_sink::callback, &f.sink, &opts,
+                    &ids[i]) == DSP_OK);
+    }
+    REQUIRE(lost->wait_count(DSP_FRAME_BATCH, 1, 5s));
+    CHECK(batch_sizes(*lost) == std::vector<uint32_t>{4});
+    lost->kill();
+
+    if (retries == 0) {
+        REQUIRE(f.sink.wait_count(6, 5s));
+        for (uint64_t id : ids) {
+            CHECK(f.sink.find(id).status == DSP_ECONNRESET);
+        }
+    } else {
+        // The dispatcher learns of the loss a moment after the hang-up.
+        auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (f.stats().awaiting != 4 &&
+            std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(5ms);
+        }
+        CHECK(f.stats().awaiting == 4);
+        fake_daemon next(f.url(), batching(5));
+        REQUIRE(f.sink.wait_count(6, 5s));
+        for (int i = 0; i < 4; i++) {
+            CHECK(f.sink.find(ids[i]).status == DSP_OK);
+            CHECK(f.sink.find(ids[i]).payload == "hang" + std::to_string(i));
+        }
+        // Requeued in their order, ahead of nothing else.
+        std::vector<uint64_t> order;
+        for (const frame& fr : next.received()) {
+            if (fr.type == DSP_FRAME_TASK) {
+                order.push_back(fr.id);
+            }
+        }
+        CHECK(order == ids);
+    }
+    CHECK(f.stats().executing == 0);
+    CHECK(f.stats().awaiting == 0);
+}
