@@ -1,13 +1,12 @@
-// The lock keeps the R thread and the timer's NNG thread from sending at
-// the same time, so that results leave in the order the tasks ran.
+// The lock keeps the R thread and the timer thread from sending at the
+// same time, so that results leave in the order the tasks ran.
 #include "worker/detail/reply_batch.hpp"
 
 #include "dispatcher/log.h"
 #include "dispatcher/wire.h"
+#include "worker/detail/r_interrupt.hpp"
 
 #include <cstring>
-#include <stdexcept>
-#include <string>
 
 namespace mirai {
 namespace worker {
@@ -15,20 +14,36 @@ namespace detail {
 
 reply_batch::reply_batch(connection& conn) : conn_(conn)
 {
-    int rv = nng_aio_alloc(&timer_, on_timer, this);
-    if (rv != 0) {
-        throw std::runtime_error(std::string("allocate result timer: ") +
-            nng_strerror(rv));
-    }
     held_.reserve(DSP_MAX_BATCH);
+    timer_ = std::thread([this] { run_timer(); });
 }
 
 reply_batch::~reply_batch()
 {
-    // nng_aio_free waits for the callback, which takes lock_.
-    nng_aio_free(timer_);
-    std::lock_guard<std::mutex> guard(lock_);
-    drop_locked();
+    {
+        std::lock_guard<std::mutex> guard(lock_);
+        is_stopping_ = true;
+        drop_locked();
+    }
+    timer_wake_.notify_one();
+    timer_.join();
+}
+
+// Sleeps until results are held, then until they are due. The R thread
+// wakes it only when the first result of a batch is held.
+void reply_batch::run_timer()
+{
+    block_interrupt_signal(); // interrupts are for the R thread alone
+    std::unique_lock<std::mutex> guard(lock_);
+    while (!is_stopping_) {
+        if (held_.empty()) {
+            timer_wake_.wait(guard);
+        } else if (std::chrono::steady_clock::now() >= due_) {
+            flush_locked();
+        } else {
+            timer_wake_.wait_until(guard, due_);
+        }
+    }
 }
 
 void reply_batch::add(nng_msg* frame, int pipe_id, bool is_more_coming)
@@ -42,15 +57,17 @@ void reply_batch::add(nng_msg* frame, int pipe_id, bool is_more_coming)
         conn_.send(frame);
         return;
     }
+    bool is_first = held_.empty();
     held_.push_back(frame);
     held_bytes_ += size;
     held_pipe_id_ = pipe_id;
     if (!is_more_coming || held_.size() == DSP_MAX_BATCH ||
         held_bytes_ >= max_held_bytes) {
         flush_locked();
-    } else if (!is_timer_armed_) {
-        is_timer_armed_ = true;
-        nng_sleep_aio(hold_ms, timer_);
+    } else if (is_first) {
+        due_ = std::chrono::steady_clock::now() +
+            std::chrono::milliseconds(hold_ms);
+        timer_wake_.notify_one();
     }
 }
 
@@ -60,16 +77,6 @@ void reply_batch::flush()
     flush_locked();
 }
 
-void reply_batch::on_timer(void* arg)
-{
-    reply_batch* self = static_cast<reply_batch*>(arg);
-    std::lock_guard<std::mutex> guard(self->lock_);
-    self->is_timer_armed_ = false;
-    if (nng_aio_result(self->timer_) == 0) {
-        self->flush_locked();
-    }
-}
-
 void reply_batch::drop_locked()
 {
     for (nng_msg* frame : held_) {
@@ -77,6 +84,7 @@ void reply_batch::drop_locked()
     }
     held_.clear();
     held_bytes_ = 0;
+    due_ = std::chrono::steady_clock::time_point::max();
 }
 
 // Called with lock_ held. Results for a connection that has closed are
@@ -92,20 +100,14 @@ void reply_batch::flush_locked()
         drop_locked();
         return;
     }
-    if (held_.size() == 1) {
-        conn_.send(held_[0]);
-        held_.clear();
-        held_bytes_ = 0;
-        return;
-    }
-    nng_msg* batch = batch_frame_locked();
+    nng_msg* batch = held_.size() > 1 ? batch_frame_locked() : nullptr;
     if (batch == nullptr) {
-        // Out of memory: each result still goes, in a frame of its own.
+        // One result, or out of memory: each goes in a frame of its own.
         for (nng_msg* frame : held_) {
             conn_.send(frame);
         }
         held_.clear();
-        held_bytes_ = 0;
+        drop_locked();
         return;
     }
     drop_locked();
