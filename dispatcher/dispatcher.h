@@ -92,6 +92,7 @@ typedef struct dsp_stats {
     uint64_t daemons_lost;  /* connected daemons that went away */
     uint64_t awaiting_bytes;      /* payload bytes of the queued tasks */
     uint64_t awaiting_bytes_peak; /* the most awaiting_bytes ever held */
+    uint64_t returned; /* batched tasks given back unstarted and requeued */
 } dsp_stats;
 
 /* One connected daemon, as reported by dsp_dispatcher_daemons. */

@@ -263,6 +263,7 @@ void
 dsp__task_return_locked(dsp_dispatcher *d, dsp_task *task)
 {
     put_back_locked(d, task);
+    d->stats.returned++;
 }
 
 /*

@@ -291,6 +291,7 @@ status_info profile::status()
     info.failed = stats.failed;
     info.awaiting_bytes = stats.awaiting_bytes;
     info.awaiting_bytes_peak = stats.awaiting_bytes_peak;
+    info.returned = stats.returned;
 
     std::vector<dsp_daemon_info> daemons(stats.connections + 8);
     std::size_t count = 0;

@@ -177,6 +177,7 @@ int profile::start_local(int n, const daemons_options& options)
     dsp_dispatcher* dispatcher = open_dispatcher(url, bound);
     dsp_dispatcher_set_queue_budget(
         dispatcher, static_cast<std::uint64_t>(options.memory_mb) << 20);
+    dsp_dispatcher_set_batch_budget(dispatcher, options.batch_us);
     auto launcher =
         std::make_unique<local_launcher>(dir->path(), std::move(settings));
     try {

@@ -2,6 +2,12 @@
 
 #include "tests/host/host_fixture.hpp"
 
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 namespace mh = mirai::host;
 using mirai::test::daemons_guard;
 using mirai::test::host_session;
@@ -89,4 +95,50 @@ TEST_CASE("mirai_map rejects bad input", "[host][r]")
                       Catch::Contains("expected a function, got double"));
     CHECK_THROWS_WITH(mh::mirai_map(Rcpp::NumericVector{1}, "function("),
                       Catch::Contains("parse expression"));
+}
+
+TEST_CASE("mirai_map moves tasks stuck behind a slow one to an idle daemon",
+          "[host][r][net]")
+{
+    host_session();
+    daemons_guard guard;
+    mh::daemons_options options;
+    // A long batch time, so that the batch size depends on the queue
+    // alone and not on the blocker's time below.
+    options.batch_us = 60U * 1000U * 1000U;
+    mh::daemons(1, options);
+    // One quick task first, so that the dispatcher knows a task time.
+    Rcpp::IntegerVector warm = Rcpp::seq(1, 50);
+    mh::mirai_map(warm, "function(x) x").collect_or_throw();
+    int first_pid = Rcpp::as<int>(mh::mirai("Sys.getpid()").value());
+
+    char dir_template[] = "/tmp/mirai-map-test-XXXXXX";
+    std::string release = std::string(mkdtemp(dir_template)) + "/release";
+    mh::handle blocker = mh::mirai("Sys.sleep(0.3)");
+    Rcpp::IntegerVector items = Rcpp::seq(0, 20);
+    // While the daemon sleeps, the 21 items queue and then go to it in
+    // one batch, item 0 first; item 0 waits for the release file.
+    mh::map_result map = mh::mirai_map(
+        items,
+        "function(i, release) { if (i == 0) while (!file.exists(release)) "
+        "Sys.sleep(0.01); Sys.getpid() }",
+        {{"release", release}});
+    blocker.wait();
+    mh::launch_local(1);
+
+    // The second daemon gets the 20 items the first has not started.
+    for (std::size_t i = 1; i < map.size(); i++) {
+        REQUIRE(map[i].wait_for(20000));
+    }
+    int second_pid = Rcpp::as<int>(map[1].value());
+    CHECK(second_pid != first_pid);
+    for (std::size_t i = 1; i < map.size(); i++) {
+        CHECK(Rcpp::as<int>(map[i].value()) == second_pid);
+    }
+    CHECK(map[0].unresolved());
+    CHECK(mh::status().returned == 20);
+    std::ofstream(release).put('x');
+    CHECK(Rcpp::as<int>(map[0].value()) == first_pid);
+    std::remove(release.c_str());
+    rmdir(release.substr(0, release.rfind('/')).c_str());
 }
