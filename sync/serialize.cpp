@@ -4,6 +4,7 @@
 #include "sync/serialize.hpp"
 
 #include "sync/detail/guard.hpp"
+#include "sync/detail/vector_extent.hpp"
 
 #include <cstdint>
 #include <cstring>
@@ -78,52 +79,20 @@ void serialize_into(SEXP object, out_buffer& out)
     }
 }
 
-// The source of unserialize. A read past the end raises an R error,
-// which unwinds out of R_Unserialize into the guard, so R never reads
-// memory outside the payload.
-struct in_buffer {
-    const unsigned char* data;
-    std::size_t len;
-    std::size_t pos;
-};
-
-void in_bytes(R_inpstream_t stream, void* bytes, int n)
-{
-    auto* in = static_cast<in_buffer*>(stream->data);
-    auto count = static_cast<std::size_t>(n);
-    if (n < 0 || count > in->len - in->pos)
-        Rf_error("truncated payload: %d bytes needed at offset %zu, "
-                 "only %zu left",
-                 n, in->pos, in->len - in->pos);
-    std::memcpy(bytes, in->data + in->pos, count);
-    in->pos += count;
-}
-
-int in_char(R_inpstream_t stream)
-{
-    unsigned char byte;
-    in_bytes(stream, &byte, 1);
-    return byte;
-}
-
-SEXP run_unserialize(void* data)
-{
-    auto* in = static_cast<in_buffer*>(data);
-    R_inpstream_st stream;
-    R_InitInPStream(&stream, in, R_pstream_any_format, in_char, in_bytes,
-                    nullptr, R_NilValue);
-    return R_Unserialize(&stream);
-}
-
-// Buffers at least this large are populated before serialization writes
-// to them.
+// Buffers at least this large are populated before they are written.
 constexpr std::size_t prefault_min_bytes = 4 << 20;
 
 // Map the pages of a large, freshly allocated buffer in one system call
 // (MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault
-// per 4 KB page as the copy reaches it. On a 2-core Debian 12 VM, 100 MB
-// took about 43 ms to populate and fill instead of about 53 ms. Older
-// kernels reject the advice, and nothing changes.
+// per 4 KB page as the copy reaches it. On a 2-core Debian 12 VM, filling
+// 100 MB of fresh memory took about 38 ms with it and 49 ms without it
+// (medians of 12 rounds). Older kernels reject the advice, and nothing
+// changes.
+//
+// Two other variants did not hold up on that VM. Transparent huge pages
+// (MADV_HUGEPAGE) filled 100 MB in about 25 ms while the machine was
+// quiet, but stalled for 0.4 to 1.5 s in several runs. A second thread
+// that populated from the far end while the copy ran took about 43 ms.
 void prefault(void* data, std::size_t len)
 {
 #if defined(__linux__)
@@ -140,6 +109,57 @@ void prefault(void* data, std::size_t len)
     (void) data;
     (void) len;
 #endif
+}
+
+// The source of unserialize. A read past the end raises an R error,
+// which unwinds out of R_Unserialize into the guard, so R never reads
+// memory outside the payload.
+struct in_buffer {
+    const unsigned char* data;
+    std::size_t len;
+    std::size_t pos;
+    detail::vector_extent extent; // finds large vectors as R reads them
+};
+
+// Populate a large vector that R has just allocated, before the first
+// chunk of its data is copied in. The extent is trusted only when the
+// rest of the payload can fill it, so a misread stream never populates
+// more memory than the payload would write.
+void prefault_vector(in_buffer& in, void* bytes, std::size_t count)
+{
+    std::size_t vector_bytes = in.extent.bytes_of_vector_at(count);
+    if (vector_bytes >= count && vector_bytes <= in.len - in.pos)
+        prefault(bytes, vector_bytes);
+}
+
+void in_bytes(R_inpstream_t stream, void* bytes, int n)
+{
+    auto* in = static_cast<in_buffer*>(stream->data);
+    auto count = static_cast<std::size_t>(n);
+    if (n < 0 || count > in->len - in->pos)
+        Rf_error("truncated payload: %d bytes needed at offset %zu, "
+                 "only %zu left",
+                 n, in->pos, in->len - in->pos);
+    prefault_vector(*in, bytes, count);
+    std::memcpy(bytes, in->data + in->pos, count);
+    in->pos += count;
+    in->extent.note_read(bytes, count);
+}
+
+int in_char(R_inpstream_t stream)
+{
+    unsigned char byte;
+    in_bytes(stream, &byte, 1);
+    return byte;
+}
+
+SEXP run_unserialize(void* data)
+{
+    auto* in = static_cast<in_buffer*>(data);
+    R_inpstream_st stream;
+    R_InitInPStream(&stream, in, R_pstream_any_format, in_char, in_bytes,
+                    nullptr, R_NilValue);
+    return R_Unserialize(&stream);
 }
 
 } // namespace
@@ -175,7 +195,7 @@ Rcpp::RObject unserialize(const void* data, std::size_t len)
     if (data == nullptr && len > 0)
         throw std::invalid_argument("unserialize payload: null data");
 
-    in_buffer in{static_cast<const unsigned char*>(data), len, 0};
+    in_buffer in{static_cast<const unsigned char*>(data), len, 0, {}};
     Rcpp::RObject object;
     try {
         object = detail::guarded_fast(run_unserialize, &in);
