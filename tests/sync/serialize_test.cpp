@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -103,6 +104,30 @@ TEST_CASE("serialize roundtrips large vectors of every atomic type",
     auto bytes = to_bytes(original);
     Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
     REQUIRE(r_identical(original, copy));
+}
+
+TEST_CASE("serialize_to writes the same bytes at any alignment",
+          "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject original = r("list(seq_len(600000) / 7, 'end')");
+    Rcpp::Function r_serialize(
+        r_session().parseEval("function(x) serialize(x, NULL, xdr = FALSE)"));
+    Rcpp::RawVector reference = r_serialize(original);
+    std::size_t size = serialized_size(original);
+    REQUIRE(size == static_cast<std::size_t>(reference.size()));
+
+    std::vector<unsigned char> buffer(size + 16);
+    for (std::size_t offset : {0, 1, 3, 8, 13}) {
+        CAPTURE(offset);
+        std::fill(buffer.begin(), buffer.end(), 0xee);
+        serialize_to(original, buffer.data() + offset, size);
+        REQUIRE(std::memcmp(buffer.data() + offset, reference.begin(),
+                            size) == 0);
+        REQUIRE(buffer[offset + size] == 0xee);
+        Rcpp::RObject copy = unserialize(buffer.data() + offset, size);
+        REQUIRE(r_identical(original, copy));
+    }
 }
 
 TEST_CASE("unserialize rejects a large vector cut short", "[sync][r]")
