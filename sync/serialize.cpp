@@ -141,8 +141,8 @@ void serialize_into(SEXP object, out_buffer& out)
 // (MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault
 // per 4 KB page as the copy reaches it. On a 2-core Debian 12 VM, filling
 // 100 MB of fresh memory with memcpy took about 38 ms with it and 49 ms
-// without it (serialize_bench, medians of 12 rounds). Older kernels reject the advice, and nothing
-// changes.
+// without it (serialize_bench, medians of 12 rounds). Older kernels
+// reject the advice, and nothing changes.
 //
 // Two other variants did not hold up on that VM. Transparent huge pages
 // (MADV_HUGEPAGE) filled 100 MB in about 25 ms while the machine was
