@@ -1,6 +1,6 @@
-// Where a large atomic vector lands while R unserializes it, worked out
-// from the reads R makes of the stream, so that its pages can be mapped
-// in one system call before the data is copied in.
+// vector_extent: the size of each large atomic vector that R unserializes,
+// worked out from the reads R makes of the stream, so that the vector's
+// pages can be mapped in one system call before the data is copied in.
 //
 // R's unserialize (serialize.c, R 4.2) reads an atomic vector in three
 // steps. It reads the flags and the length as 4-byte integers, where a
