@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
@@ -89,6 +90,62 @@ TEST_CASE("serialize roundtrips 10 MB of doubles", "[sync][r]")
     REQUIRE(bytes.size() > 10u * 1024 * 1024);
     Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
     REQUIRE(r_identical(original, copy));
+}
+
+TEST_CASE("serialize roundtrips large vectors of every atomic type",
+          "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject original = r(
+        "list(d = seq_len(700000) / 7, i = rev(seq_len(1300000L)),"
+        " r = as.raw(seq_len(5000000) %% 251),"
+        " z = complex(real = 1:400000, imaginary = -(1:400000)),"
+        " l = rep(c(TRUE, NA, FALSE), 450000))");
+    auto bytes = to_bytes(original);
+    Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
+    REQUIRE(r_identical(original, copy));
+}
+
+TEST_CASE("serialize_to writes the same bytes at any alignment",
+          "[sync][r]")
+{
+    r_session();
+    Rcpp::RObject original = r("list(seq_len(600000) / 7, 'end')");
+    Rcpp::Function r_serialize(
+        r_session().parseEval("function(x) serialize(x, NULL, xdr = FALSE)"));
+    Rcpp::RawVector reference = r_serialize(original);
+    std::size_t size = serialized_size(original);
+    REQUIRE(size == static_cast<std::size_t>(reference.size()));
+
+    std::vector<unsigned char> buffer(size + 16);
+    for (std::size_t offset : {0, 1, 3, 8, 13}) {
+        CAPTURE(offset);
+        std::fill(buffer.begin(), buffer.end(), 0xee);
+        serialize_to(original, buffer.data() + offset, size);
+        REQUIRE(std::memcmp(buffer.data() + offset, reference.begin(),
+                            size) == 0);
+        REQUIRE(buffer[offset + size] == 0xee);
+        Rcpp::RObject copy = unserialize(buffer.data() + offset, size);
+        REQUIRE(r_identical(original, copy));
+    }
+}
+
+TEST_CASE("unserialize rejects a large vector cut short", "[sync][r]")
+{
+    r_session();
+    R_xlen_t n = 1310720;
+    auto bytes = to_bytes(r("seq_len(1310720) + 0.5"));
+    // R reads the data in chunks of 8096 doubles after the header.
+    std::size_t data_start = bytes.size() - n * sizeof(double);
+    std::size_t chunk = 8096 * sizeof(double);
+    std::size_t cut = bytes.size() / 2;
+    std::size_t offset =
+        data_start + (cut - data_start) / chunk * chunk;
+    REQUIRE(unserialize_error(bytes.data(), cut) ==
+            "unserialize payload: truncated payload: " +
+                std::to_string(chunk) + " bytes needed at offset " +
+                std::to_string(offset) + ", only " +
+                std::to_string(cut - offset) + " left");
 }
 
 TEST_CASE("serialize writes native binary version 3", "[sync][r]")
