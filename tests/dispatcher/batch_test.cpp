@@ -124,8 +124,11 @@ TEST_CASE("a batch is at most the daemon's share of the queue",
     sizes.insert(sizes.end(), more.begin(), more.end());
     std::sort(sizes.begin(), sizes.end());
     if (is_batching) {
-        // The first daemon back takes 5 of 10, the other the rest.
-        CHECK(sizes == std::vector<uint32_t>{5, 5});
+        // The first daemon back takes its share, 5 of 10; the other then
+        // takes its share of what is left.
+        REQUIRE_FALSE(sizes.empty());
+        CHECK(sizes.back() == 5);
+        CHECK(one.count(DSP_FRAME_TASK) + two.count(DSP_FRAME_TASK) == 13);
     } else {
         CHECK(sizes.empty());
         CHECK(one.count(DSP_FRAME_TASK) + two.count(DSP_FRAME_TASK) == 13);
