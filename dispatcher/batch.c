@@ -1,12 +1,12 @@
 /*
  * Handing work to a daemon: one task per frame, or a batch of short tasks
- * in one frame, and the record of what each daemon has yet to answer.
+ * in one frame, and the record of the tasks each daemon has not returned.
  *
  * Every message costs several thread hand-offs on each side, far more than
- * a trivial R task. So when recent tasks took well under the batch budget
- * each, a daemon that announced batches in its hello gets as many queued
- * tasks in one frame as fit in that budget, but never more than its share
- * of the queue. A slow task can still hold the tasks
+ * a trivial R task. A daemon that offered batches in its hello therefore
+ * gets as many queued tasks in one frame as fit in the batch budget at
+ * the recent time per task. It never gets more than its share of the
+ * queue. A slow task can still hold the tasks
  * behind it in its batch; when another daemon then runs out of work, the
  * busiest daemon is asked to give back the tasks it has not started.
  */
@@ -17,7 +17,7 @@
 #include <string.h>
 #include <time.h>
 
-/* Tasks larger than this travel alone; a batch holds at most the total. */
+/* Tasks larger than this travel alone; a batch contains at most the total. */
 #define DSP_BATCH_TASK_MAX (16U * 1024U)
 #define DSP_BATCH_BYTES_MAX (256U * 1024U)
 
@@ -34,7 +34,7 @@ dsp__daemon_current_task(const dsp_daemon *daemon)
 {
     for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
         const dsp_inflight *entry = &daemon->inflight[i];
-        if (!entry->is_answered && entry->task != NULL) {
+        if (!entry->has_result && entry->task != NULL) {
             return entry->task;
         }
     }
@@ -46,7 +46,7 @@ dsp__daemon_forget_task(dsp_daemon *daemon, const dsp_task *task)
 {
     for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
         if (daemon->inflight[i].task == task &&
-            !daemon->inflight[i].is_answered) {
+            !daemon->inflight[i].has_result) {
             daemon->inflight[i].task = NULL;
             return;
         }
@@ -86,7 +86,7 @@ take_task_locked(dsp_dispatcher *d, dsp_daemon *daemon, dsp_task *task)
     dsp_inflight *entry = &daemon->inflight[daemon->inflight_len++];
     entry->id = task->id;
     entry->task = task;
-    entry->is_answered = false;
+    entry->has_result = false;
 }
 
 /*
@@ -186,8 +186,8 @@ dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon)
         return;
     }
     dsp__list_push_back(&d->batched, &daemon->batched_node);
-    /* The window records the batch as its first task: that result is
-     * the first answer the daemon gives to it. */
+    /* The window records the batch as its first task, whose result
+     * normally comes back first. */
     dsp__send_frame_locked(d, daemon, msg, DSP_FRAME_TASK,
         daemon->inflight[0].id);
 }
@@ -215,12 +215,12 @@ dsp__daemon_answer_locked(dsp_dispatcher *d, dsp_daemon *daemon,
             break;
         }
     }
-    if (entry == NULL || entry->is_answered) {
+    if (entry == NULL || entry->has_result) {
         return NULL;
     }
-    entry->is_answered = true;
+    entry->has_result = true;
     while (daemon->inflight_next < daemon->inflight_len &&
-        daemon->inflight[daemon->inflight_next].is_answered) {
+        daemon->inflight[daemon->inflight_next].has_result) {
         daemon->inflight_next++;
     }
     if (daemon->inflight_next == daemon->inflight_len) {
@@ -244,14 +244,14 @@ dsp__recall_for_idle_locked(dsp_dispatcher *d)
     for (dsp__node *node = d->batched.next; node != &d->batched;
          node = node->next) {
         dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, batched_node);
-        size_t unanswered = 0;
+        size_t pending = 0;
         for (size_t i = daemon->inflight_next; i < daemon->inflight_len;
              i++) {
-            unanswered += daemon->inflight[i].is_answered ? 0 : 1;
+            pending += daemon->inflight[i].has_result ? 0 : 1;
         }
-        if (!daemon->is_recalled && !daemon->is_closing && unanswered > most) {
+        if (!daemon->is_recalled && !daemon->is_closing && pending > most) {
             busiest = daemon;
-            most = unanswered;
+            most = pending;
         }
     }
     if (busiest != NULL) {

@@ -69,13 +69,13 @@ send_setups_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     }
 }
 
-/* Whether the daemon still owes the result of task id. */
+/* Whether the result of task id is still pending on the daemon. */
 static bool
-owes_result(const dsp_daemon *daemon, uint64_t id)
+is_pending(const dsp_daemon *daemon, uint64_t id)
 {
     for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
         if (daemon->inflight[i].id == id) {
-            return !daemon->inflight[i].is_answered;
+            return !daemon->inflight[i].has_result;
         }
     }
     return false;
@@ -83,7 +83,7 @@ owes_result(const dsp_daemon *daemon, uint64_t id)
 
 /*
  * Send waiting cancel and recall frames while the window has room. A
- * cancel whose task has been answered meanwhile is dropped.
+ * cancel whose task has returned its result meanwhile is dropped.
  */
 static void
 send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
@@ -94,7 +94,7 @@ send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
         daemon->cancel_count--;
         memmove(daemon->cancels, daemon->cancels + 1,
             daemon->cancel_count * sizeof(daemon->cancels[0]));
-        if (owes_result(daemon, id)) {
+        if (is_pending(daemon, id)) {
             dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
         }
     }
@@ -189,7 +189,7 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
     }
     /* Last first, so that requeued tasks keep their order. */
     for (size_t i = daemon->inflight_len; i > daemon->inflight_next; i--) {
-        dsp_task *task = daemon->inflight[i - 1].is_answered ? NULL :
+        dsp_task *task = daemon->inflight[i - 1].has_result ? NULL :
             daemon->inflight[i - 1].task;
         if (task != NULL &&
             (d->is_closing || !dsp__task_requeue_locked(d, task))) {
@@ -257,7 +257,7 @@ handle_hello_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
 }
 
 /*
- * Take the result of the task the daemon owes an answer for next. Takes
+ * Take the result of a task pending on the daemon. Takes
  * msg: delivers it, or frees it. Returns false when the result broke the
  * protocol, after closing the daemon's pipe.
  */
@@ -269,7 +269,7 @@ consume_result_locked(dsp_dispatcher *d, dsp_daemon *daemon, nng_msg *msg,
     dsp_inflight *entry = dsp__daemon_answer_locked(d, daemon, id);
     if (entry == NULL) {
         reject_locked(d, daemon,
-            "result for task %" PRIu64 ", which daemon %u does not owe",
+            "result for task %" PRIu64 ", which is not pending on daemon %u",
             id, daemon->number);
         nng_msg_free(msg);
         return false;

@@ -40,7 +40,7 @@ extern "C" {
 #define DSP_HEADER_SIZE 32
 #define DSP_HELLO_SHORT_SIZE 8 /* pid only */
 #define DSP_HELLO_SIZE 16      /* pid, largest batch, reserved */
-#define DSP_MAX_BATCH 128      /* most frames in one batch frame */
+#define DSP_MAX_BATCH 128      /* maximum frames in one batch frame */
 
 enum dsp_frame_type {
     DSP_FRAME_TASK = 1,   /* dispatcher to daemon: evaluate and reply */

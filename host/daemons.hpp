@@ -53,9 +53,9 @@ struct daemons_options {
     std::size_t memory_mb = 0;
     // How long, in microseconds, one batch of short tasks should take.
     // While recent tasks were short, a daemon is sent as many queued tasks
-    // in one message as fit in this time (at most its share of the queue,
-    // and 128), which cuts the cost per task several-fold; when another
-    // daemon runs out of work, tasks not yet started are moved to it.
+    // in one message as fit in this time, at most its share of the queue
+    // and 128. That cuts the cost per task several-fold. When another
+    // daemon runs out of work, tasks not yet started move to it.
     // 0 sends one task per message, as mirai does: best when task lengths
     // vary a lot and each one matters. Daemons with maxtasks or walltime
     // always take one task at a time.

@@ -55,7 +55,7 @@ int make_hello(nng_msg** msg, std::uint32_t max_batch)
     return 0;
 }
 
-// The answer that gives tasks back: a result flagged returned for each,
+// The frame that gives tasks back: a result flagged returned for each,
 // in a batch frame when there are several. nullptr when out of memory.
 nng_msg* returned_frame(const std::vector<inbound_frame>& tasks)
 {
@@ -396,7 +396,7 @@ bool connection::send(nng_msg* msg)
     return true;
 }
 
-// Answer a recall from this thread, while the R thread may be busy with
+// Handle a recall on this thread, while the R thread may be busy with
 // a long task: every queued task goes back in one frame, unevaluated.
 void connection::give_back_queued(int pipe_id)
 {

@@ -152,8 +152,8 @@ sync::evaluation evaluate_frame(const inbound_frame& frame)
     return result;
 }
 
-// Where replies go: results through the batch, everything else straight
-// to the connection after the results held before it.
+// The routes of replies: results through the batch, every other frame
+// straight to the connection after the results held before it.
 struct outbox {
     inbox& box;
     connection& conn;
@@ -308,8 +308,8 @@ int serve(inbox& box, connection& conn, const options& opts)
     return status != exit_normal ? status : retire_status;
 }
 
-// The most tasks this daemon takes in one frame. A daemon with a task or
-// time limit takes one at a time, so that it never holds tasks it will
+// The maximum tasks this daemon takes in one frame. A daemon with a task or
+// time limit takes one at a time, so that it never keeps tasks it will
 // not run when it retires.
 std::uint32_t batch_size(const options& opts)
 {

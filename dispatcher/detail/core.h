@@ -76,7 +76,7 @@ typedef struct dsp_sent_frame {
 typedef struct dsp_inflight {
     uint64_t id;
     dsp_task *task;
-    bool is_answered;
+    bool has_result;
 } dsp_inflight;
 
 /* One pipe, from NNG_PIPE_EV_ADD_PRE until NNG_PIPE_EV_REM_POST. */
@@ -84,15 +84,15 @@ struct dsp_daemon {
     nng_pipe pipe;
     uint32_t number; /* from 1, given at hello */
     uint64_t pid;
-    uint32_t max_batch; /* most tasks per frame, from its hello */
+    uint32_t max_batch; /* maximum tasks per frame, from its hello */
     bool has_hello;
     bool is_closing; /* its pipe is being closed: ignore it */
     bool is_retiring; /* it asked to retire: send it no more work */
     /*
      * The tasks sent in its last task or batch frame, in the order the
      * daemon runs them. Results come in that order, but tasks given back
-     * after a recall may come first. Entries before inflight_next are
-     * all answered; the daemon takes new work once every entry is.
+     * after a recall may come first. Entries before inflight_next all
+     * have their result; the daemon takes new work once every entry has.
      */
     dsp_inflight inflight[DSP_MAX_BATCH];
     size_t inflight_len;
@@ -150,7 +150,7 @@ struct dsp_dispatcher {
     dsp__node queue;     /* queued tasks, oldest first */
     dsp__node idle;      /* daemons ready for a task */
     dsp__node connected; /* daemons that said hello, in hello order */
-    dsp__node batched;   /* daemons with two or more tasks unanswered */
+    dsp__node batched;   /* daemons with a batch whose results are due */
     /*
      * Recent time per task in nanoseconds, from send to result, averaged
      * over batches; 0 until the first result. It sizes the next batch.
@@ -249,23 +249,23 @@ void dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon);
 void dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon);
 
 /*
- * Take the answer to task id off the daemon's in-flight list. Returns its
- * entry (whose task is NULL when the task resolved another way), or NULL
- * when the daemon owes no answer for id.
+ * Mark the result of task id as received in the daemon's in-flight list.
+ * Returns its entry (whose task is NULL when the task resolved another
+ * way), or NULL when no result for id is pending on the daemon.
  */
 dsp_inflight *dsp__daemon_answer_locked(dsp_dispatcher *d,
     dsp_daemon *daemon, uint64_t id);
 
-/* Whether the daemon still owes answers for tasks sent to it. */
+/* Whether results of tasks sent to the daemon are still pending. */
 bool dsp__daemon_is_busy(const dsp_daemon *daemon);
 
 /*
- * A daemon has run out of work: ask the daemon with the most unanswered
+ * A daemon has run out of work: ask the daemon with the most pending
  * tasks of a batch to give back those it has not started.
  */
 void dsp__recall_for_idle_locked(dsp_dispatcher *d);
 
-/* The first unanswered task of a daemon that is still unresolved. */
+/* The first pending task of a daemon that is still unresolved. */
 dsp_task *dsp__daemon_current_task(const dsp_daemon *daemon);
 
 /*

@@ -1,8 +1,7 @@
-// Batches: queued tasks go to a daemon that offered batches in one frame,
-// no more than its share of the queue; results may come back in a batch
-// frame; a daemon that runs out of work gets the tasks another daemon has
-// not started; cancels, losses and malformed batches resolve every task
-// once.
+// Batches. Queued tasks go to a daemon that offered batches in one frame,
+// no more than its share of the queue. A daemon that runs out of work
+// gets the tasks another daemon has not started. Cancels and losses
+// resolve every task of a batch once.
 #include "dispatcher/dispatcher.h"
 
 #include "tests/dispatcher/dispatcher_fixture.hpp"
@@ -30,7 +29,7 @@ void use_long_budget(dispatcher_fixture& f)
     dsp_dispatcher_set_batch_budget(f.get(), 60U * 1000U * 1000U);
 }
 
-// Run one task, so that the dispatcher knows a time per task.
+// Run one task, so that the dispatcher has a time per task.
 void warm_up(dispatcher_fixture& f)
 {
     size_t before = f.sink.size();
@@ -199,11 +198,11 @@ TEST_CASE("cancelling tasks of a batch resolves each once",
         CHECK(f.sink.find(ids[i]).status ==
             (i % 2 == 0 ? DSP_ECANCELED : DSP_OK));
     }
-    // Cancels for tasks answered before their frame could go are dropped.
+    // Cancels for tasks whose result came first are dropped.
     CHECK(daemon.count(DSP_FRAME_CANCEL) >= 1);
     CHECK(daemon.count(DSP_FRAME_CANCEL) <= 4);
 
-    // The daemon is free again once every task of the batch is answered.
+    // The daemon is free again once every result of the batch is in.
     uint64_t next = f.submit("next");
     REQUIRE(f.sink.wait_count(11, 5s));
     CHECK(f.sink.find(next).payload == "next");

@@ -86,7 +86,7 @@ TEST_CASE("malformed frames close the pipe", "[dispatcher][net]")
         peer.send_frame(DSP_FRAME_HELLO, 0, 0, pid_bytes(3));
         f.wait_connections(1);
         peer.send_frame(DSP_FRAME_RESULT, 77, 0, "value");
-        expected = "result for task 77, which daemon 1 does not owe";
+        expected = "result for task 77, which is not pending on daemon 1";
     }
     SECTION("a hello asking for batches of no task")
     {

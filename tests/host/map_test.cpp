@@ -107,7 +107,7 @@ TEST_CASE("mirai_map moves tasks stuck behind a slow one to an idle daemon",
     // alone and not on the blocker's time below.
     options.batch_us = 60U * 1000U * 1000U;
     mh::daemons(1, options);
-    // One quick task first, so that the dispatcher knows a task time.
+    // One quick task first, so that the dispatcher has a task time.
     Rcpp::IntegerVector warm = Rcpp::seq(1, 50);
     mh::mirai_map(warm, "function(x) x").collect_or_throw();
     int first_pid = Rcpp::as<int>(mh::mirai("Sys.getpid()").value());

@@ -11,7 +11,7 @@ using namespace mirai::test;
 
 namespace {
 
-// One task frame, header and payload, as a batch holds it.
+// One task frame, header and payload, as a batch contains it.
 void append_task(std::vector<unsigned char>& out, std::uint64_t id,
     const std::string& code)
 {

@@ -31,9 +31,9 @@ public:
     reply_batch& operator=(const reply_batch&) = delete;
 
     // Send a result frame made for the connection pipe_id (takes frame).
-    // It is held back when is_more_coming and it is small; everything held
-    // goes out once a result arrives with is_more_coming false, the batch
-    // is full, or hold_ms pass. R thread.
+    // A small frame is held back while is_more_coming. Held frames go out
+    // together with the first result that has is_more_coming false, when
+    // the batch is full, or after hold_ms. R thread.
     void add(nng_msg* frame, int pipe_id, bool is_more_coming);
 
     // Send every held result now, before a frame that must follow them.
