@@ -15,11 +15,10 @@
 #include "worker/detail/limits.hpp"
 #include "worker/detail/process_group.hpp"
 #include "worker/detail/r_interrupt.hpp"
+#include "worker/detail/startup_memory.hpp"
 
 #include <RInside.h>
 #include <nng/nng.h>
-
-#include <malloc.h>
 
 #include <chrono>
 #include <exception>
@@ -273,15 +272,6 @@ int serve(inbox& box, connection& conn, const options& opts)
     return status != exit_normal ? status : retire_status;
 }
 
-// Give back what R's start-up freed: a full collection, then the heap
-// pages malloc keeps cached. An idle daemon's resident set is its cost
-// while it waits.
-void release_startup_memory()
-{
-    R_gc();
-    malloc_trim(0);
-}
-
 std::string r_tempdir()
 {
     Rcpp::Function tempdir("tempdir");
@@ -306,7 +296,7 @@ int run_daemon(const options& opts, int argc, char** argv)
         RInside r(argc, argv, true, false, false);
         sync::install_r_support();
         sync::enable_c_stack_check();
-        release_startup_memory();
+        detail::release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
 

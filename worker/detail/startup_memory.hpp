@@ -1,0 +1,17 @@
+// Start-up settings that keep an idle daemon's resident set small: R's
+// collection trigger for vectors and what R's start-up leaves in the heap.
+#pragma once
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+// Reset R's collection trigger for vectors to the value R starts with
+// (64 MB, or R_VSIZE from the environment), collect R's garbage and
+// return the freed heap pages to the system. Call on the R thread once
+// start-up has finished.
+void release_startup_memory();
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai
