@@ -1,6 +1,5 @@
 // Start-up settings that keep an idle daemon's resident set small: how
-// malloc returns large blocks, R's collection trigger for vectors, and
-// what R's start-up leaves in the heap.
+// malloc returns large blocks and what R's start-up leaves in the heap.
 #pragma once
 
 namespace mirai {
@@ -11,10 +10,8 @@ namespace detail {
 // before any thread starts.
 void set_malloc_options() noexcept;
 
-// Reset R's collection trigger for vectors to the value R starts with
-// (64 MB, or R_VSIZE from the environment), collect R's garbage and
-// return the freed heap pages to the system. Call on the R thread once
-// start-up has finished.
+// Collect R's garbage and return the freed heap pages to the system.
+// Call on the R thread once start-up has finished.
 void release_startup_memory();
 
 } // namespace detail
