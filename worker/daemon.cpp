@@ -16,11 +16,10 @@
 #include "worker/detail/process_group.hpp"
 #include "worker/detail/r_interrupt.hpp"
 #include "worker/detail/reply_batch.hpp"
+#include "worker/detail/startup_memory.hpp"
 
 #include <RInside.h>
 #include <nng/nng.h>
-
-#include <malloc.h>
 
 #include <chrono>
 #include <exception>
@@ -316,15 +315,6 @@ std::uint32_t batch_size(const options& opts)
     return opts.maxtasks > 0 || opts.walltime_ms > 0 ? 1 : DSP_MAX_BATCH;
 }
 
-// Give back what R's start-up freed: a full collection, then the heap
-// pages malloc keeps cached. An idle daemon's resident set is its cost
-// while it waits.
-void release_startup_memory()
-{
-    R_gc();
-    malloc_trim(0);
-}
-
 std::string r_tempdir()
 {
     Rcpp::Function tempdir("tempdir");
@@ -349,7 +339,7 @@ int run_daemon(const options& opts, int argc, char** argv)
         RInside r(argc, argv, true, false, false);
         sync::install_r_support();
         sync::enable_c_stack_check();
-        release_startup_memory();
+        detail::release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
 

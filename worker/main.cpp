@@ -1,6 +1,7 @@
 // mirai-daemon: parse the command line, then run the daemon.
 #include "worker/daemon.hpp"
 #include "worker/detail/r_interrupt.hpp"
+#include "worker/detail/startup_memory.hpp"
 #include "worker/options.hpp"
 
 #include <cstdio>
@@ -27,8 +28,10 @@ int main(int argc, char** argv)
         return 0;
     }
 
-    // NNG and R start threads inside run_daemon; they inherit this mask,
-    // so only the R thread, which unblocks it later, receives SIGINT.
+    // NNG and R start threads inside run_daemon, so malloc options are
+    // set first. The threads inherit the signal mask, so only the R
+    // thread, which unblocks SIGINT later, receives SIGINT.
+    detail::set_malloc_options();
     try {
         detail::block_interrupt_signal();
     } catch (const std::exception& e) {

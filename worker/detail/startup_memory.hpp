@@ -1,0 +1,19 @@
+// Start-up settings that keep an idle daemon's resident set small: how
+// malloc returns large blocks and what R's start-up leaves in the heap.
+#pragma once
+
+namespace mirai {
+namespace worker {
+namespace detail {
+
+// Fix malloc's mmap threshold at its initial 128 KiB. Call from main()
+// before any thread starts.
+void set_malloc_options() noexcept;
+
+// Collect R's garbage and return the freed heap pages to the system.
+// Call on the R thread once start-up has finished.
+void release_startup_memory();
+
+} // namespace detail
+} // namespace worker
+} // namespace mirai
