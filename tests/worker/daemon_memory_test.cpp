@@ -1,11 +1,13 @@
 // What start-up leaves in a daemon's R and in its resident set: R's
-// default packages and the memory an idle daemon keeps.
+// default packages, the collection trigger for vectors, and the memory
+// an idle daemon keeps.
 #include "tests/worker/daemon_harness.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -25,6 +27,12 @@ Rcpp::RObject run_value(daemon_harness& harness, std::uint64_t id,
     return unserialize_payload(result);
 }
 
+// R's trigger for collecting vectors, in 8-byte cells, as gc() reports it.
+double vector_trigger_cells(daemon_harness& harness, std::uint64_t id)
+{
+    return Rcpp::as<double>(run_value(harness, id, "gc()[2, 3]"));
+}
+
 // VmRSS of pid in kB, from /proc; -1 when the line is missing.
 long resident_kb(pid_t pid)
 {
@@ -37,6 +45,21 @@ long resident_kb(pid_t pid)
     }
     return -1;
 }
+
+// Set an environment variable for the daemons spawned in one scope.
+class scoped_env {
+public:
+    scoped_env(const char* name, const char* value) : name_(name)
+    {
+        setenv(name, value, 1);
+    }
+    ~scoped_env() { unsetenv(name_); }
+    scoped_env(const scoped_env&) = delete;
+    scoped_env& operator=(const scoped_env&) = delete;
+
+private:
+    const char* name_;
+};
 
 } // namespace
 
@@ -65,6 +88,30 @@ TEST_CASE("daemon attaches R's default packages", "[worker][r][net]")
 
     harness.send(DSP_FRAME_EXIT, 0, {});
     CHECK(harness.wait_end(pid, 2000).exit_code == 0);
+    CHECK(has_no_children());
+}
+
+TEST_CASE("daemon collects vectors at R's own trigger", "[worker][r][net]")
+{
+    SECTION("64 MB by default")
+    {
+        unsetenv("R_VSIZE");
+        daemon_harness harness;
+        pid_t pid = harness.spawn_connected();
+        // 64 MB in 8-byte cells. RInside alone sets 8 times as many.
+        CHECK(vector_trigger_cells(harness, 1) == 8388608.0);
+        harness.send(DSP_FRAME_EXIT, 0, {});
+        CHECK(harness.wait_end(pid, 2000).exit_code == 0);
+    }
+    SECTION("R_VSIZE from the environment")
+    {
+        scoped_env vsize("R_VSIZE", "128M");
+        daemon_harness harness;
+        pid_t pid = harness.spawn_connected();
+        CHECK(vector_trigger_cells(harness, 1) == 16777216.0);
+        harness.send(DSP_FRAME_EXIT, 0, {});
+        CHECK(harness.wait_end(pid, 2000).exit_code == 0);
+    }
     CHECK(has_no_children());
 }
 

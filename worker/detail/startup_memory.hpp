@@ -1,5 +1,6 @@
 // Start-up settings that keep an idle daemon's resident set small: how
-// malloc returns large blocks and what R's start-up leaves in the heap.
+// malloc returns large blocks, R's collection trigger for vectors, and
+// what R's start-up leaves in the heap.
 #pragma once
 
 namespace mirai {
@@ -10,8 +11,10 @@ namespace detail {
 // before any thread starts.
 void set_malloc_options() noexcept;
 
-// Collect R's garbage and return the freed heap pages to the system.
-// Call on the R thread once start-up has finished.
+// Reset R's collection trigger for vectors to the value R starts with
+// (64 MB, or R_VSIZE from the environment), collect R's garbage and
+// return the freed heap pages to the system. Call on the R thread once
+// start-up has finished.
 void release_startup_memory();
 
 } // namespace detail
