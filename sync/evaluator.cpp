@@ -155,13 +155,34 @@ evaluation from_pair(SEXP pair)
 // result. Any other jump leaves the box empty and is rethrown: the task's
 // own abort restart, or an interrupt in the instant before eval_task sets
 // up its handlers.
+// Lets R act on interrupts while the task's own code runs, whatever the
+// caller's setting (a daemon keeps them suspended between tasks), and
+// restores that setting afterwards without acting on a pending one.
+class interrupts_allowed {
+public:
+    interrupts_allowed() : saved_(R_interrupts_suspended)
+    {
+        R_interrupts_suspended = FALSE;
+    }
+    ~interrupts_allowed() { R_interrupts_suspended = saved_; }
+    interrupts_allowed(const interrupts_allowed&) = delete;
+    interrupts_allowed& operator=(const interrupts_allowed&) = delete;
+
+private:
+    Rboolean saved_;
+};
+
 evaluation run_task(SEXP expr, SEXP data)
 {
     SEXP box = result_box();
     detail::guarded_fast(clear_box, box);
     try {
-        Rcpp::RObject out = detail::guarded_call_fast(
-            detail::support_function("eval_task"), {expr, data, box});
+        Rcpp::RObject out;
+        {
+            interrupts_allowed allowed;
+            out = detail::guarded_call_fast(
+                detail::support_function("eval_task"), {expr, data, box});
+        }
         return from_pair(out);
     } catch (const detail::r_failure&) {
         bool is_left = Rf_findVarInFrame(box, Rf_install("kind")) !=

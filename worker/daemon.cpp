@@ -342,6 +342,7 @@ int run_daemon(const options& opts, int argc, char** argv)
         detail::release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
+        detail::suspend_interrupts_between_tasks();
 
         if (!conn.send_hello()) {
             detail::end_process_group();

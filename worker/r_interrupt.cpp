@@ -75,6 +75,11 @@ void clear_interrupt()
     R_interrupts_pending = 0;
 }
 
+void suspend_interrupts_between_tasks()
+{
+    R_interrupts_suspended = TRUE;
+}
+
 } // namespace detail
 } // namespace worker
 } // namespace mirai

@@ -31,6 +31,13 @@ void interrupt_r(pthread_t r_thread);
 // the next evaluation. R thread only.
 void clear_interrupt();
 
+// Keep R from acting on interrupts outside a task's evaluation, which
+// turns them back on for the task's own code only. An interrupt that
+// lands between tasks then waits instead of jumping to R's top level
+// from an allocation in the daemon's loop, which ends the process
+// ("Execution halted"). R thread only, once R has started.
+void suspend_interrupts_between_tasks();
+
 } // namespace detail
 } // namespace worker
 } // namespace mirai
