@@ -257,7 +257,16 @@ int serve(inbox& box, connection& conn, const options& opts)
     int retire_status = exit_normal;
     auto retire_deadline = task_limits::clock::time_point::max();
     inbound_frame frame;
+    bool has_run_frame = false;
+    bool is_memory_released = false;
     while (true) {
+        // R's start-up garbage goes at the first idle moment after the
+        // first frame, so that it does not delay that frame.
+        if (has_run_frame && !is_memory_released && !box.has_queued()) {
+            results.flush();
+            detail::release_startup_memory();
+            is_memory_released = true;
+        }
         auto deadline = retire_status != exit_normal ? retire_deadline :
             limits.wait_deadline();
         take_result got = box.take(frame, deadline);
@@ -291,6 +300,7 @@ int serve(inbox& box, connection& conn, const options& opts)
             give_back(out, frame);
         } else {
             bool is_task = frame.header.type == DSP_FRAME_TASK;
+            has_run_frame = true;
             run_frame(out, frame, keeper.get(), [&] {
                 if (is_task) {
                     retire_on(limits.finish_task());
@@ -339,7 +349,6 @@ int run_daemon(const options& opts, int argc, char** argv)
         RInside r(argc, argv, true, false, false);
         sync::install_r_support();
         sync::enable_c_stack_check();
-        detail::release_startup_memory();
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
         detail::suspend_interrupts_between_tasks();

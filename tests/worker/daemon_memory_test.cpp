@@ -125,8 +125,14 @@ TEST_CASE("idle daemon stays within 60 MB resident", "[worker][r][net]"
     pid_t pid = harness.spawn_connected();
 
     CHECK(Rf_isNull(run_value(harness, 1, "NULL")));
-    usleep(200 * 1000);
+    // The daemon releases its start-up garbage once idle after a task;
+    // a loaded machine may take a while to get there.
     long kb = resident_kb(pid);
+    long long start = now_ms();
+    while (kb > 60 * 1024 && elapsed_ms(start) < 5000) {
+        usleep(50 * 1000);
+        kb = resident_kb(pid);
+    }
     INFO("VmRSS of daemon " << pid << ": " << kb << " kB");
     CHECK(kb > 0);
     CHECK(kb <= 60 * 1024);
