@@ -260,9 +260,9 @@ int serve(inbox& box, connection& conn, const options& opts)
     bool has_run_frame = false;
     bool is_memory_released = false;
     while (true) {
-        // R's start-up garbage goes at the first idle moment after the
-        // first frame, so that it does not delay that frame.
-        if (has_run_frame && !is_memory_released && !box.has_queued()) {
+        // R's start-up garbage goes once the first frame's reply is out,
+        // so that it does not delay that frame.
+        if (has_run_frame && !is_memory_released) {
             results.flush();
             detail::release_startup_memory();
             is_memory_released = true;

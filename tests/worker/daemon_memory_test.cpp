@@ -28,9 +28,12 @@ Rcpp::RObject run_value(daemon_harness& harness, std::uint64_t id,
 }
 
 // R's trigger for collecting vectors, in 8-byte cells, as gc() reports it.
+// The trigger as a second task sees it: the daemon resets it after
+// replying to its first frame.
 double vector_trigger_cells(daemon_harness& harness, std::uint64_t id)
 {
-    return Rcpp::as<double>(run_value(harness, id, "gc()[2, 3]"));
+    run_value(harness, id, "NULL");
+    return Rcpp::as<double>(run_value(harness, id + 1, "gc()[2, 3]"));
 }
 
 // VmRSS of pid in kB, from /proc; -1 when the line is missing.

@@ -13,8 +13,8 @@ void set_malloc_options() noexcept;
 
 // Reset R's collection trigger for vectors to the value R starts with
 // (64 MB, or R_VSIZE from the environment), collect R's garbage and
-// return the freed heap pages to the system. Call on the R thread once
-// start-up has finished.
+// return the freed heap pages to the system. Call on the R thread after
+// the reply to the daemon's first frame, so that it does not delay it.
 void release_startup_memory();
 
 } // namespace detail
