@@ -286,7 +286,11 @@ dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,
     if (daemon == NULL || daemon->is_closing) {
         return;
     }
-    daemon->cancels[daemon->cancel_count++] = task->id;
+    /* A new frame goes out only once every cancel has gone (pump sends
+     * them first), so the cancels waiting are for tasks of one frame. */
+    if (daemon->cancel_count < DSP_MAX_BATCH) {
+        daemon->cancels[daemon->cancel_count++] = task->id;
+    }
     dsp__daemon_pump_locked(d, daemon);
 }
 
