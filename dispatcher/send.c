@@ -1,10 +1,10 @@
 /*
  * Sending frames to daemons.
  *
- * Every send goes through nng_send_aio with an aio taken from a pool, so
- * no thread ever blocks on a send, not even an NNG callback thread. The
- * aio completes once the socket has handed the message on to the pipe's
- * queue; the window in each dsp_daemon (see DSP_SEND_WINDOW) makes sure
+ * Every send goes through nng_send_aio, so no thread ever blocks on a
+ * send, not even an NNG callback thread. The aio completes once the
+ * socket has handed the message on to the pipe's queue (at once, in
+ * pair1 poly); the window in each dsp_daemon (see DSP_SEND_WINDOW) makes sure
  * that queue always has room, because NNG 1.5.2's polyamorous pair1 drops
  * a message for a full queue without telling the sender.
  */
@@ -14,87 +14,40 @@
 #include <assert.h>
 #include <stdlib.h>
 
-/* Return the aio to the pool; a message NNG did not take is ours to free. */
+/* After a send has finished: a message NNG did not take is ours to free. */
 static void
-sender_cb(void *arg)
+reclaim(nng_aio *aio)
 {
-    dsp_sender *sender = arg;
-    dsp_sender_pool *pool = sender->pool;
-
-    if (nng_aio_result(sender->aio) != 0) {
-        nng_msg_free(nng_aio_get_msg(sender->aio));
-        nng_aio_set_msg(sender->aio, NULL);
+    nng_aio_wait(aio);
+    if (nng_aio_result(aio) != 0) {
+        nng_msg_free(nng_aio_get_msg(aio));
     }
-
-    pthread_mutex_lock(&pool->lock);
-    sender->next_free = pool->free_list;
-    pool->free_list = sender;
-    pthread_mutex_unlock(&pool->lock);
+    nng_aio_set_msg(aio, NULL);
 }
 
 int
 dsp__senders_init(dsp_sender_pool *pool)
 {
-    pool->all = NULL;
-    pool->count = 0;
-    pool->capacity = 0;
-    pool->free_list = NULL;
-    return pthread_mutex_init(&pool->lock, NULL) == 0 ? 0 : DSP_ENOMEM;
+    pool->next = 0;
+    for (size_t i = 0; i < DSP_SENDERS; i++) {
+        if (nng_aio_alloc(&pool->aios[i], NULL, NULL) != 0) {
+            while (i > 0) {
+                nng_aio_free(pool->aios[--i]);
+            }
+            return DSP_ENOMEM;
+        }
+    }
+    return DSP_OK;
 }
 
 /* Wait for every send in flight, then free the pool. */
 void
 dsp__senders_fini(dsp_sender_pool *pool)
 {
-    for (size_t i = 0; i < pool->count; i++) {
-        nng_aio_stop(pool->all[i]->aio);
+    for (size_t i = 0; i < DSP_SENDERS; i++) {
+        reclaim(pool->aios[i]);
+        nng_aio_free(pool->aios[i]);
     }
-    for (size_t i = 0; i < pool->count; i++) {
-        nng_aio_free(pool->all[i]->aio);
-        free(pool->all[i]);
-    }
-    free(pool->all);
-    pthread_mutex_destroy(&pool->lock);
-}
-
-static dsp_sender *
-sender_new_locked(dsp_sender_pool *pool)
-{
-    if (pool->count == pool->capacity) {
-        size_t capacity = pool->capacity == 0 ? 16 : pool->capacity * 2;
-        dsp_sender **all = realloc(pool->all, capacity * sizeof(*all));
-        if (all == NULL) {
-            return NULL;
-        }
-        pool->all = all;
-        pool->capacity = capacity;
-    }
-
-    dsp_sender *sender = calloc(1, sizeof(*sender));
-    if (sender == NULL) {
-        return NULL;
-    }
-    if (nng_aio_alloc(&sender->aio, sender_cb, sender) != 0) {
-        free(sender);
-        return NULL;
-    }
-    sender->pool = pool;
-    pool->all[pool->count++] = sender;
-    return sender;
-}
-
-static dsp_sender *
-sender_take(dsp_sender_pool *pool)
-{
-    pthread_mutex_lock(&pool->lock);
-    dsp_sender *sender = pool->free_list;
-    if (sender != NULL) {
-        pool->free_list = sender->next_free;
-    } else {
-        sender = sender_new_locked(pool);
-    }
-    pthread_mutex_unlock(&pool->lock);
-    return sender;
 }
 
 static bool
@@ -108,15 +61,9 @@ int
 dsp__send_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     nng_msg *msg, uint16_t type, uint64_t id)
 {
-    dsp_sender *sender = sender_take(&d->senders);
-    if (sender == NULL) {
-        nng_msg_free(msg);
-        dsp_log(DSP_LOG_ERROR, "DSP-SEND-FAILED",
-            "send frame to daemon %u on pipe %u: %s", daemon->number,
-            nng_pipe_id(daemon->pipe), nng_strerror(NNG_ENOMEM));
-        dsp__daemon_drop_locked(d, daemon);
-        return DSP_ENOMEM;
-    }
+    nng_aio *aio = d->senders.aios[d->senders.next];
+    d->senders.next = (d->senders.next + 1) % DSP_SENDERS;
+    reclaim(aio);
 
     /*
      * Cancel and recall frames are acknowledged as soon as they are read,
@@ -132,8 +79,8 @@ dsp__send_frame_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     daemon->next_seq++;
 
     nng_msg_set_pipe(msg, daemon->pipe);
-    nng_aio_set_msg(sender->aio, msg);
-    nng_send_aio(d->sock, sender->aio);
+    nng_aio_set_msg(aio, msg);
+    nng_send_aio(d->sock, aio);
     return 0;
 }
 

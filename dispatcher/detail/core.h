@@ -1,8 +1,7 @@
 /*
  * The dispatcher's private state and the functions its source files share.
  *
- * One mutex (dsp_dispatcher.lock) guards everything below except the
- * sender pool, which has its own. Functions named *_locked expect the
+ * One mutex (dsp_dispatcher.lock) guards everything below. Functions named *_locked expect the
  * caller to hold the lock. Completion callbacks never run under the lock:
  * a locked step moves resolved tasks into a dsp__batch, and
  * dsp__unlock_and_deliver calls their callbacks after unlocking.
@@ -121,19 +120,15 @@ typedef struct dsp_setup {
     uint32_t acks; /* daemons that acknowledged it */
 } dsp_setup;
 
-/* A send slot: one reusable aio for nng_send_aio. */
-typedef struct dsp_sender {
-    nng_aio *aio;
-    struct dsp_sender *next_free;
-    struct dsp_sender_pool *pool;
-} dsp_sender;
-
+/*
+ * The aios that sends go through, used in turn. They have no callback, so
+ * a finished send wakes no NNG thread; an aio is waited for (it has long
+ * finished) just before its next use. Guarded by dsp_dispatcher.lock.
+ */
+#define DSP_SENDERS 64
 typedef struct dsp_sender_pool {
-    pthread_mutex_t lock;
-    dsp_sender **all;
-    size_t count;
-    size_t capacity;
-    dsp_sender *free_list;
+    nng_aio *aios[DSP_SENDERS];
+    size_t next;
 } dsp_sender_pool;
 
 struct dsp_dispatcher {
