@@ -100,7 +100,7 @@ take_batch_locked(dsp_dispatcher *d, dsp_daemon *daemon, size_t limit)
     while (daemon->inflight_len < limit && !dsp__list_empty(&d->queue)) {
         dsp_task *task = DSP__CONTAINER(d->queue.next, dsp_task, node);
         size_t size = nng_msg_len(task->msg);
-        if (task->bytes > DSP_BATCH_TASK_MAX ||
+        if (task->is_suspect || task->bytes > DSP_BATCH_TASK_MAX ||
             bytes + size > DSP_BATCH_BYTES_MAX) {
             break;
         }
@@ -168,7 +168,7 @@ dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     size_t bytes = take_batch_locked(d, daemon,
         batch_limit_locked(d, daemon));
     if (daemon->inflight_len == 0) {
-        /* The task at the head is too large for a batch. */
+        /* The task at the head is too large for a batch, or a suspect. */
         take_task_locked(d, daemon,
             DSP__CONTAINER(d->queue.next, dsp_task, node));
     }

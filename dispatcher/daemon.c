@@ -158,6 +158,38 @@ add_pipe(dsp_dispatcher *d, nng_pipe pipe)
     pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * The tasks of a lost daemon. A daemon runs its tasks in order, so the
+ * first without a result is the one it was running: that one is lost
+ * (error value 19) unless it has a retry left. The tasks behind it in its
+ * batch had not started, unless their results were held back when it
+ * died; they are queued again as suspects (see dsp_task.is_suspect).
+ */
+static void
+resolve_lost_tasks_locked(dsp_dispatcher *d, dsp_daemon *daemon,
+    dsp__batch *batch)
+{
+    bool is_first = true;
+    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
+        dsp_inflight *entry = &daemon->inflight[i];
+        if (entry->has_result) {
+            continue;
+        }
+        bool was_first = is_first;
+        is_first = false;
+        dsp_task *task = entry->task;
+        if (task == NULL) {
+            continue; /* resolved already, by a cancel or a timeout */
+        }
+        bool is_queued = !d->is_closing &&
+            (was_first ? dsp__task_requeue_locked(d, task) :
+                         dsp__task_return_suspect_locked(d, task));
+        if (!is_queued) {
+            dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, batch);
+        }
+    }
+}
+
 static void
 remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
 {
@@ -187,15 +219,7 @@ remove_pipe(dsp_dispatcher *d, nng_pipe pipe)
         }
         pthread_cond_broadcast(&d->cond);
     }
-    /* Last first, so that requeued tasks keep their order. */
-    for (size_t i = daemon->inflight_len; i > daemon->inflight_next; i--) {
-        dsp_task *task = daemon->inflight[i - 1].has_result ? NULL :
-            daemon->inflight[i - 1].task;
-        if (task != NULL &&
-            (d->is_closing || !dsp__task_requeue_locked(d, task))) {
-            dsp__task_finish_locked(d, task, DSP_ECONNRESET, NULL, &batch);
-        }
-    }
+    resolve_lost_tasks_locked(d, daemon, &batch);
     free(daemon);
     dsp__pump_idle_locked(d);
     dsp__unlock_and_deliver(d, &batch);

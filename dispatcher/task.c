@@ -266,6 +266,17 @@ dsp__task_return_locked(dsp_dispatcher *d, dsp_task *task)
     d->stats.returned++;
 }
 
+bool
+dsp__task_return_suspect_locked(dsp_dispatcher *d, dsp_task *task)
+{
+    if (task->msg == NULL) {
+        return false;
+    }
+    task->is_suspect = true;
+    put_back_locked(d, task);
+    return true;
+}
+
 /*
  * A running task resolves now and its daemon gets a cancel frame. The
  * daemon stays busy until it returns the task's result, which is then

@@ -229,7 +229,13 @@ void connection::handle_pipe_closed()
     dsp_log(DSP_LOG_NOTICE, "WORKER-CONNECTION-LOST",
         "receive from '%s': connection closed by the dispatcher%s",
         url_.c_str(), mode_ == autoexit_mode::never ? ", redialing" : "");
-    if (mode_ == autoexit_mode::immediate) {
+    if (mode_ == autoexit_mode::never) {
+        // Tasks of a batch that had not started belong to a host that is
+        // gone; only the running one, if any, finishes.
+        for (const inbound_frame& task : box_.take_queued_tasks()) {
+            nng_msg_free(task.msg);
+        }
+    } else if (mode_ == autoexit_mode::immediate) {
         box_.request_stop(exit_normal, "connection to the dispatcher closed");
     } else if (mode_ == autoexit_mode::finish) {
         box_.request_finish(exit_normal,

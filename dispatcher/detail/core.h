@@ -56,6 +56,13 @@ typedef struct dsp_task {
     dsp__node node;     /* in the queue, then in a batch */
     dsp_result result;  /* filled in when it resolves */
     uint32_t retries_left; /* re-queues left when its daemon is lost */
+    /*
+     * It waited in a batch behind the task running when its daemon was
+     * lost. It most likely never started, but might have run with its
+     * result held back, so it is queued again and sent alone: if it is
+     * the task that ended the daemon, that shows on the next daemon.
+     */
+    bool is_suspect;
     nng_time deadline;     /* when it times out, if timer_node is linked */
     dsp__node timer_node;  /* in dsp_dispatcher.timed while it has one */
 } dsp_task;
@@ -218,6 +225,13 @@ bool dsp__task_requeue_locked(dsp_dispatcher *d, dsp_task *task);
 
 /* Queue a task that its daemon gave back unstarted; no retry is used. */
 void dsp__task_return_locked(dsp_dispatcher *d, dsp_task *task);
+
+/*
+ * Queue a task that waited in a lost daemon's batch behind its first
+ * unfinished task (see dsp_task.is_suspect); no retry is used. Returns
+ * false when the task has no message left to send again.
+ */
+bool dsp__task_return_suspect_locked(dsp_dispatcher *d, dsp_task *task);
 
 /* Let idle daemons take queued tasks while both are there. */
 void dsp__pump_idle_locked(dsp_dispatcher *d);
