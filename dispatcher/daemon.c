@@ -162,8 +162,9 @@ add_pipe(dsp_dispatcher *d, nng_pipe pipe)
  * The tasks of a lost daemon. A daemon runs its tasks in order, so the
  * first without a result is the one it was running: that one is lost
  * (error value 19) unless it has a retry left. The tasks behind it in its
- * batch had not started, unless their results were held back when it
- * died; they are queued again as suspects (see dsp_task.is_suspect).
+ * batch most likely had not started. Their results may have been held
+ * back when it died, though, so they are queued again as suspects (see
+ * dsp_task.is_suspect).
  */
 static void
 resolve_lost_tasks_locked(dsp_dispatcher *d, dsp_daemon *daemon,

@@ -22,6 +22,7 @@
 #include <nng/nng.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <exception>
 #include <limits>
 #include <memory>
@@ -229,6 +230,29 @@ void run_frame(outbox& out, const inbound_frame& frame,
     }
 }
 
+// The outbox of the running serve(), for the exit hook below; null
+// otherwise.
+outbox* exit_outbox = nullptr;
+
+// A task that ends the process (quit(), or C code calling exit()) must be
+// the task the dispatcher counts as lost, and the tasks behind it in its
+// batch must not be. If results of earlier tasks are still held back,
+// the dispatcher would take the first of those for the running task. So
+// they go out first, followed by a retire request, and the dispatcher's
+// reply shows that it has read them all before the connection closes.
+extern "C" void flush_results_at_exit()
+{
+    outbox* out = exit_outbox;
+    if (out == nullptr || !out->box.is_running() ||
+        !out->results.has_held()) {
+        return;
+    }
+    out->results.flush();
+    if (out->conn.pipe_id() >= 0 && out->conn.send_retire()) {
+        out->box.wait_stop_for(std::chrono::milliseconds(500));
+    }
+}
+
 // Ask the dispatcher to retire this daemon. Returns false when there is
 // no connection to ask, so the daemon may exit at once.
 bool retire(outbox& out, int status)
@@ -247,6 +271,10 @@ int serve(inbox& box, connection& conn, const options& opts)
 {
     reply_batch results(conn);
     outbox out{box, conn, results};
+    exit_outbox = &out;
+    struct exit_hook_reset {
+        ~exit_hook_reset() { exit_outbox = nullptr; }
+    } reset_exit_hook;
     task_limits limits(opts);
     std::unique_ptr<r_state_keeper> keeper;
     if (opts.cleanup) {
@@ -352,6 +380,7 @@ int run_daemon(const options& opts, int argc, char** argv)
         box.set_r_tempdir(r_tempdir());
         detail::enable_interrupt_signal();
         detail::suspend_interrupts_between_tasks();
+        std::atexit(flush_results_at_exit);
 
         if (!conn.send_hello()) {
             detail::end_process_group();

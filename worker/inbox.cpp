@@ -322,6 +322,18 @@ bool inbox::is_stop_requested()
     return is_stopping_;
 }
 
+bool inbox::is_running()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return is_running_;
+}
+
+bool inbox::wait_stop_for(std::chrono::milliseconds timeout)
+{
+    std::unique_lock<std::mutex> guard(lock_);
+    return ready_.wait_for(guard, timeout, [this] { return is_stopping_; });
+}
+
 int inbox::exit_status()
 {
     std::lock_guard<std::mutex> guard(lock_);

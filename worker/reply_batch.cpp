@@ -71,6 +71,12 @@ void reply_batch::add(nng_msg* frame, int pipe_id, bool is_more_coming)
     }
 }
 
+bool reply_batch::has_held()
+{
+    std::lock_guard<std::mutex> guard(lock_);
+    return !held_.empty();
+}
+
 void reply_batch::flush()
 {
     std::lock_guard<std::mutex> guard(lock_);

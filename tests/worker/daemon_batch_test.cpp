@@ -202,3 +202,35 @@ TEST_CASE("daemon exits with status 70 on a malformed batch",
             expected));
     CHECK(has_no_children());
 }
+
+TEST_CASE("daemon with autoexit false drops a gone host's unstarted tasks",
+    "[worker][r][net]")
+{
+    daemon_harness harness;
+    pid_t pid = harness.spawn_connected(10000, {"--autoexit", "false"});
+    std::string started = harness.dir() + "/started";
+    std::string ran = harness.dir() + "/ran";
+
+    send_batch(harness, 1, {"file.create('" + started +
+                               "'); Sys.sleep(0.5); 1L",
+                               "file.create('" + ran + "'); 2L"});
+    long long start = now_ms();
+    while (access(started.c_str(), F_OK) != 0 && elapsed_ms(start) < 5000) {
+        usleep(5000);
+    }
+    REQUIRE(access(started.c_str(), F_OK) == 0);
+    harness.close_socket();
+
+    // The next host gets the daemon, and the second task never ran.
+    harness.listen_again();
+    harness.expect_hello(pid, 10000);
+    harness.send(DSP_FRAME_TASK, 3, task_payload("3L"));
+    received_frame next = harness.receive(5000);
+    CHECK(next.header.task_id == 3);
+    CHECK(int_value(next) == 3);
+    CHECK(access(ran.c_str(), F_OK) != 0);
+
+    harness.send(DSP_FRAME_EXIT, 0, {});
+    CHECK(harness.wait_end(pid, 2000).exit_code == 0);
+    CHECK(has_no_children());
+}

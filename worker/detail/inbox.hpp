@@ -96,6 +96,10 @@ public:
     void finish();
 
     bool is_stop_requested();
+    // Whether a frame is being evaluated (between take() and finish()).
+    bool is_running();
+    // Wait up to timeout for a stop request; true when one came.
+    bool wait_stop_for(std::chrono::milliseconds timeout);
     int exit_status();
 
     // The R session's temporary directory, removed before an _exit since

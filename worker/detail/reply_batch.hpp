@@ -40,6 +40,9 @@ public:
     // R thread.
     void flush();
 
+    // Whether results are held back.
+    bool has_held();
+
     static constexpr int hold_ms = 2;
     // Results larger than this are sent on their own.
     static constexpr std::size_t small_frame_bytes = 16 * 1024;
