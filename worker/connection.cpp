@@ -465,6 +465,11 @@ bool connection::send_hello()
 
 // A daemon sends an exit frame to retire, and the dispatcher replies
 // with one.
+void connection::set_send_timeout(int timeout_ms)
+{
+    nng_socket_set_ms(socket_, NNG_OPT_SENDTIMEO, timeout_ms);
+}
+
 bool connection::send_retire()
 {
     nng_msg* msg;

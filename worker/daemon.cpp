@@ -247,6 +247,9 @@ extern "C" void flush_results_at_exit()
         !out->results.has_held()) {
         return;
     }
+    // No send may wait for a connection that is gone: the process is
+    // ending.
+    out->conn.set_send_timeout(500);
     out->results.flush();
     if (out->conn.pipe_id() >= 0 && out->conn.send_retire()) {
         out->box.wait_stop_for(std::chrono::milliseconds(500));

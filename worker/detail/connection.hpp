@@ -55,6 +55,9 @@ public:
     // Ask the dispatcher to retire this daemon. It then sends no more
     // tasks and replies with an exit frame. R thread only.
     bool send_retire();
+    // Make every later send give up after timeout_ms instead of waiting
+    // for a connection. For the exit path.
+    void set_send_timeout(int timeout_ms);
 
     // The id of the connected pipe, or -1 while disconnected.
     int pipe_id() const { return pipe_id_.load(); }
