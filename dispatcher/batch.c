@@ -6,15 +6,15 @@
  * a trivial R task. A daemon that offered batches in its hello therefore
  * gets as many queued tasks in one frame as fit in the batch budget at
  * the recent time per task. It never gets more than its share of the
- * queue. A slow task can still hold the tasks
- * behind it in its batch; when another daemon then runs out of work, the
- * busiest daemon is asked to give back the tasks it has not started.
+ * queue. A slow task can still delay the tasks behind it in its batch.
+ * So when another daemon runs out of work, the busiest daemon is asked to
+ * give back the tasks it has not started.
  */
+#include "dispatcher/batch_frame.h"
 #include "dispatcher/detail/core.h"
 #include "dispatcher/log.h"
 
 #include <inttypes.h>
-#include <string.h>
 #include <time.h>
 
 /* Tasks larger than this travel alone; a batch contains at most the total. */
@@ -117,20 +117,11 @@ take_batch_locked(dsp_dispatcher *d, dsp_daemon *daemon, size_t limit)
 static nng_msg *
 batch_frame(const dsp_daemon *daemon, size_t bytes)
 {
-    nng_msg *msg;
-    if (nng_msg_alloc(&msg, DSP_HEADER_SIZE + bytes) != 0) {
-        return NULL;
-    }
-    unsigned char *out = nng_msg_body(msg);
-    dsp_wire_encode(out, DSP_FRAME_BATCH, daemon->inflight[0].id,
-        (uint32_t) daemon->inflight_len, bytes);
-    out += DSP_HEADER_SIZE;
+    nng_msg *frames[DSP_MAX_BATCH];
     for (size_t i = 0; i < daemon->inflight_len; i++) {
-        nng_msg *task_msg = daemon->inflight[i].task->msg;
-        memcpy(out, nng_msg_body(task_msg), nng_msg_len(task_msg));
-        out += nng_msg_len(task_msg);
+        frames[i] = daemon->inflight[i].task->msg;
     }
-    return msg;
+    return dsp_batch_frame(frames, daemon->inflight_len, bytes);
 }
 
 /* Send one task in a frame of its own. */
@@ -205,17 +196,23 @@ note_frame_time_locked(dsp_dispatcher *d, const dsp_daemon *daemon)
 }
 
 dsp_inflight *
+dsp__daemon_pending_entry(dsp_daemon *daemon, uint64_t id)
+{
+    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
+        dsp_inflight *entry = &daemon->inflight[i];
+        if (entry->id == id) {
+            return entry->has_result ? NULL : entry;
+        }
+    }
+    return NULL;
+}
+
+dsp_inflight *
 dsp__daemon_answer_locked(dsp_dispatcher *d, dsp_daemon *daemon,
     uint64_t id)
 {
-    dsp_inflight *entry = NULL;
-    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
-        if (daemon->inflight[i].id == id) {
-            entry = &daemon->inflight[i];
-            break;
-        }
-    }
-    if (entry == NULL || entry->has_result) {
+    dsp_inflight *entry = dsp__daemon_pending_entry(daemon, id);
+    if (entry == NULL) {
         return NULL;
     }
     entry->has_result = true;
@@ -240,7 +237,7 @@ void
 dsp__recall_for_idle_locked(dsp_dispatcher *d)
 {
     dsp_daemon *busiest = NULL;
-    size_t most = 1;
+    size_t max_pending = 1; /* a daemon needs 2 to give one back */
     for (dsp__node *node = d->batched.next; node != &d->batched;
          node = node->next) {
         dsp_daemon *daemon = DSP__CONTAINER(node, dsp_daemon, batched_node);
@@ -249,9 +246,10 @@ dsp__recall_for_idle_locked(dsp_dispatcher *d)
              i++) {
             pending += daemon->inflight[i].has_result ? 0 : 1;
         }
-        if (!daemon->is_recalled && !daemon->is_closing && pending > most) {
+        if (!daemon->is_recalled && !daemon->is_closing &&
+            pending > max_pending) {
             busiest = daemon;
-            most = pending;
+            max_pending = pending;
         }
     }
     if (busiest != NULL) {

@@ -69,18 +69,6 @@ send_setups_locked(dsp_dispatcher *d, dsp_daemon *daemon)
     }
 }
 
-/* Whether the result of task id is still pending on the daemon. */
-static bool
-is_pending(const dsp_daemon *daemon, uint64_t id)
-{
-    for (size_t i = daemon->inflight_next; i < daemon->inflight_len; i++) {
-        if (daemon->inflight[i].id == id) {
-            return !daemon->inflight[i].has_result;
-        }
-    }
-    return false;
-}
-
 /*
  * Send waiting cancel and recall frames while the window has room. A
  * cancel whose task has returned its result meanwhile is dropped.
@@ -94,7 +82,7 @@ send_controls_locked(dsp_dispatcher *d, dsp_daemon *daemon)
         daemon->cancel_count--;
         memmove(daemon->cancels, daemon->cancels + 1,
             daemon->cancel_count * sizeof(daemon->cancels[0]));
-        if (is_pending(daemon, id)) {
+        if (dsp__daemon_pending_entry(daemon, id) != NULL) {
             dsp__send_control_locked(d, daemon, DSP_FRAME_CANCEL, id);
         }
     }

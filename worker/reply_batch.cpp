@@ -2,11 +2,11 @@
 // same time, so that results leave in the order the tasks ran.
 #include "worker/detail/reply_batch.hpp"
 
+#include "dispatcher/batch_frame.h"
 #include "dispatcher/log.h"
 #include "dispatcher/wire.h"
 #include "worker/detail/r_interrupt.hpp"
 
-#include <cstring>
 
 namespace mirai {
 namespace worker {
@@ -106,7 +106,8 @@ void reply_batch::flush_locked()
         drop_locked();
         return;
     }
-    nng_msg* batch = held_.size() > 1 ? batch_frame_locked() : nullptr;
+    nng_msg* batch = held_.size() > 1 ?
+        dsp_batch_frame(held_.data(), held_.size(), held_bytes_) : nullptr;
     if (batch == nullptr) {
         // One result, or out of memory: each goes in a frame of its own.
         for (nng_msg* frame : held_) {
@@ -118,26 +119,6 @@ void reply_batch::flush_locked()
     }
     drop_locked();
     conn_.send(batch);
-}
-
-// Called with lock_ held: one batch frame holding copies of held_.
-nng_msg* reply_batch::batch_frame_locked()
-{
-    nng_msg* batch;
-    if (nng_msg_alloc(&batch, DSP_HEADER_SIZE + held_bytes_) != 0) {
-        return nullptr;
-    }
-    unsigned char* out = static_cast<unsigned char*>(nng_msg_body(batch));
-    std::uint64_t first_id = dsp__get_u64(
-        static_cast<const unsigned char*>(nng_msg_body(held_[0])) + 8);
-    dsp_wire_encode(out, DSP_FRAME_BATCH, first_id,
-        static_cast<std::uint32_t>(held_.size()), held_bytes_);
-    out += DSP_HEADER_SIZE;
-    for (nng_msg* frame : held_) {
-        std::memcpy(out, nng_msg_body(frame), nng_msg_len(frame));
-        out += nng_msg_len(frame);
-    }
-    return batch;
 }
 
 } // namespace detail

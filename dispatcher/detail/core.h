@@ -129,8 +129,9 @@ typedef struct dsp_setup {
 
 /*
  * The aios that sends go through, used in turn. They have no callback, so
- * a finished send wakes no NNG thread; an aio is waited for (it has long
- * finished) just before its next use. Guarded by dsp_dispatcher.lock.
+ * a finished send wakes no NNG thread. Each aio is waited for just before
+ * its next use, by which time its send has finished. Guarded by
+ * dsp_dispatcher.lock.
  */
 #define DSP_SENDERS 64
 typedef struct dsp_sender_pool {
@@ -256,6 +257,9 @@ void dsp__daemon_pump_locked(dsp_dispatcher *d, dsp_daemon *daemon);
  * queued tasks (batch.c). The queue must not be empty.
  */
 void dsp__daemon_start_work_locked(dsp_dispatcher *d, dsp_daemon *daemon);
+
+/* The entry of task id if its result is still pending, else NULL. */
+dsp_inflight *dsp__daemon_pending_entry(dsp_daemon *daemon, uint64_t id);
 
 /*
  * Mark the result of task id as received in the daemon's in-flight list.

@@ -52,7 +52,6 @@ private:
     void run_timer();
     void flush_locked();
     void drop_locked();
-    nng_msg* batch_frame_locked();
 
     connection& conn_;
     std::mutex lock_;
