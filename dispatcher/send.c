@@ -5,8 +5,9 @@
  * send, not even an NNG callback thread. The aio completes once the
  * socket has handed the message on to the pipe's queue, which pair1 poly
  * does at once. The window in each dsp_daemon (see DSP_SEND_WINDOW)
- * makes sure that queue always has room, because NNG 1.5.2's polyamorous pair1 drops
- * a message for a full queue without telling the sender.
+ * makes sure that queue always has room, because NNG 1.5.2's
+ * polyamorous pair1 drops a message for a full queue without telling the
+ * sender.
  */
 #include "dispatcher/detail/core.h"
 #include "dispatcher/log.h"

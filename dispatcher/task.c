@@ -281,8 +281,8 @@ dsp__task_return_suspect_locked(dsp_dispatcher *d, dsp_task *task)
  * A running task resolves now and its daemon gets a cancel frame. The
  * daemon stays busy until it returns the task's result, which is then
  * discarded. A task waiting in a daemon's batch is skipped there. A task
- * resolves once, so it is aborted at most once and the cancels waiting
- * never outnumber the batch (checked below all the same).
+ * resolves once, so it is aborted at most once, and the cancels waiting
+ * cannot outnumber the batch; the bound is checked below as well.
  */
 void
 dsp__task_abort_locked(dsp_dispatcher *d, dsp_task *task, int status,

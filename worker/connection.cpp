@@ -428,6 +428,10 @@ void connection::give_back_queued(int pipe_id)
     if (msg != nullptr) {
         nng_msg_free(msg);
     }
+    dsp_log(DSP_LOG_INFO, "WORKER-RECALL-DEFERRED",
+        "give back %zu tasks to '%s' from task %llu: cannot send now, the "
+        "R thread sends them after its task", current.size(), url_.c_str(),
+        (unsigned long long) current[0].header.task_id);
     box_.push_front_returned(std::move(current));
 }
 

@@ -1,8 +1,8 @@
 /*
  * The dispatcher's private state and the functions its source files share.
  *
- * One mutex (dsp_dispatcher.lock) guards everything below. Functions named *_locked expect the
- * caller to hold the lock. Completion callbacks never run under the lock:
+ * One mutex (dsp_dispatcher.lock) guards everything below. Functions
+ * named *_locked expect the caller to hold the lock. Completion callbacks never run under the lock:
  * a locked step moves resolved tasks into a dsp__batch, and
  * dsp__unlock_and_deliver calls their callbacks after unlocking.
  */

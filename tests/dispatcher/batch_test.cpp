@@ -191,7 +191,7 @@ TEST_CASE("cancelling tasks of a batch resolves each once",
     }
     REQUIRE(daemon.wait_count(DSP_FRAME_BATCH, 1, 5s));
     // The running task last: once it stops, the daemon runs the rest at
-    // once, and a task already answered can no longer be cancelled.
+    // once, and a task whose result has come back cannot be cancelled.
     for (int i = 6; i >= 0; i -= 2) {
         REQUIRE(dsp_dispatcher_cancel(f.get(), ids[i]) == DSP_OK);
     }

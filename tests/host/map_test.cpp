@@ -116,8 +116,8 @@ TEST_CASE("mirai_map moves tasks stuck behind a slow one to an idle daemon",
     std::string release = std::string(mkdtemp(dir_template)) + "/release";
     mh::handle blocker = mh::mirai("Sys.sleep(0.3)");
     Rcpp::IntegerVector items = Rcpp::seq(0, 20);
-    // While the daemon sleeps, the 21 items queue and then go to it in
-    // one batch, item 0 first; item 0 waits for the release file.
+    // While the daemon sleeps, the 21 items queue, and then they go to it
+    // in one batch, item 0 first. Item 0 waits for the release file.
     mh::map_result map = mh::mirai_map(
         items,
         "function(i, release) { if (i == 0) while (!file.exists(release)) "

@@ -28,7 +28,7 @@ Rcpp::RObject run_value(daemon_harness& harness, std::uint64_t id,
 }
 
 // R's trigger for collecting vectors, in 8-byte cells, as gc() reports it.
-// The trigger as a second task sees it: the daemon resets it after
+// A second task reads it, because the daemon resets it only after
 // replying to its first frame.
 double vector_trigger_cells(daemon_harness& harness, std::uint64_t id)
 {

@@ -56,8 +56,8 @@ public:
     // as recalled: the R thread gives them back unevaluated. For when
     // they could not be given back at once. Any thread.
     void push_front_returned(std::vector<inbound_frame> frames);
-    // Whether a task or setup frame is waiting, so that a result just
-    // made will soon have company. R thread.
+    // Whether a task or setup frame is waiting, in which case a result
+    // just made may be held back for a batch. R thread.
     bool has_queued();
     // Interrupt task_id if it is running, or mark it cancelled if it is
     // queued. An unknown id is ignored: the task may have just finished.
