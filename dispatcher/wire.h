@@ -42,6 +42,16 @@ extern "C" {
 #define DSP_HELLO_SIZE 16      /* pid, largest batch, reserved */
 #define DSP_MAX_BATCH 128      /* maximum frames in one batch frame */
 
+/*
+ * The address of a received frame's payload, modulo 16. NNG 1.5.2 reads
+ * a message into a body that malloc aligned to 16 bytes (after 0 or 32
+ * bytes of headroom). Then pair1 trims its 4-byte header off the front,
+ * and the 32-byte frame header keeps that offset. Senders pass it to
+ * serialization so that large vectors arrive aligned. Measured on the
+ * dispatcher's and a daemon's side with glibc 2.36.
+ */
+#define DSP_RECEIVED_PAYLOAD_OFFSET 4
+
 enum dsp_frame_type {
     DSP_FRAME_TASK = 1,   /* dispatcher to daemon: evaluate and reply */
     DSP_FRAME_RESULT = 2, /* daemon to dispatcher: the result of a task */

@@ -48,13 +48,18 @@ std::vector<std::string> attribute_strings(SEXP object, const char* name)
     return out;
 }
 
-Rcpp::RObject decode_result(const detail::task_state& state)
+// state owns the result's message, so large vectors of the result may
+// use its memory in place and keep state alive.
+Rcpp::RObject decode_result(
+    const std::shared_ptr<detail::task_state>& state_owner)
 {
+    const detail::task_state& state = *state_owner;
     if (state.status() != 0) {
         return sync::make_error_value(state.status());
     }
     try {
-        return sync::unserialize(state.payload(), state.payload_len());
+        return sync::unserialize(state.payload(), state.payload_len(),
+                                 state_owner);
     } catch (const std::exception& e) {
         return sync::make_error(std::string("collect result of task ") +
                                 std::to_string(state.id) + ": " + e.what());
@@ -108,12 +113,12 @@ std::uint64_t handle::id() const
 
 Rcpp::RObject handle::value() const
 {
-    const detail::task_state& state = checked_state("collect task");
+    checked_state("collect task");
     session::current().require_r_thread("collect task");
     detail::release_deferred_objects();
     if (cache_->object == nullptr) {
         wait();
-        Rcpp::RObject result = decode_result(state);
+        Rcpp::RObject result = decode_result(state_);
         cache_->store(result);
     }
     return Rcpp::RObject(cache_->object);

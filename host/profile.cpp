@@ -62,7 +62,8 @@ nng_msg* make_task_msg(SEXP object, const char* operation)
         alloc_task_msg(first_payload_capacity, &payload, operation);
     std::size_t size = 0;
     try {
-        size = sync::serialize_up_to(object, payload, first_payload_capacity);
+        size = sync::serialize_up_to(object, payload, first_payload_capacity,
+                                     DSP_RECEIVED_PAYLOAD_OFFSET);
     } catch (const std::exception& e) {
         nng_msg_free(msg);
         throw error(std::string(operation) + ": " + e.what());
@@ -75,7 +76,8 @@ nng_msg* make_task_msg(SEXP object, const char* operation)
 
     msg = alloc_task_msg(size, &payload, operation);
     try {
-        sync::serialize_to(object, payload, size);
+        sync::serialize_to(object, payload, size,
+                           DSP_RECEIVED_PAYLOAD_OFFSET);
     } catch (const std::exception& e) {
         nng_msg_free(msg);
         throw error(std::string(operation) + ": " + e.what());

@@ -259,12 +259,13 @@ evaluation evaluate(SEXP expr, SEXP data)
     }
 }
 
-evaluation evaluate_payload(const void* payload, std::size_t len)
+evaluation evaluate_payload(const void* payload, std::size_t len,
+                            std::shared_ptr<const void> owner)
 {
     detail::require_r_thread("decode task");
     Rcpp::RObject task;
     try {
-        task = unserialize(payload, len);
+        task = unserialize(payload, len, std::move(owner));
     } catch (const std::exception& e) {
         return error_result(std::string("decode task: ") + e.what());
     } catch (...) {

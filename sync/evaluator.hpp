@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 namespace mirai {
 namespace sync {
@@ -51,8 +52,11 @@ void clear_interrupt() noexcept;
 // Decode a task made by make_task and serialized with serialize_to, then
 // evaluate it. A payload that cannot be decoded or is not a task becomes
 // an error result naming the problem. Throws only std::logic_error, like
-// evaluate(), when called from a thread other than R's.
-evaluation evaluate_payload(const void* payload, std::size_t len);
+// evaluate(), when called from a thread other than R's. owner, when
+// given, owns the payload's memory and lets its large vectors be used in
+// place, as for unserialize().
+evaluation evaluate_payload(const void* payload, std::size_t len,
+                            std::shared_ptr<const void> owner = nullptr);
 
 } // namespace sync
 } // namespace mirai

@@ -1,22 +1,21 @@
-// R serialization straight into caller-owned memory and back. R 4.2 calls
-// the stream callbacks below with whole vector chunks of up to 64 KB, so
-// each call is one memcpy and large payloads move at memory speed.
+// R serialization straight into caller-owned memory. R 4.2 calls the
+// stream callbacks below with whole vector chunks of up to 64 KB, so each
+// call is one memcpy. Large vectors within reach go out of band (see
+// sync/detail/payload_layout.hpp): R writes a reference in the stream,
+// and their elements are copied into the payload afterwards, in parallel.
 #include "sync/serialize.hpp"
 
+#include "sync/detail/borrowed_vector.hpp"
+#include "sync/detail/bulk_copy.hpp"
 #include "sync/detail/guard.hpp"
-#include "sync/detail/vector_extent.hpp"
+#include "sync/detail/large_vectors.hpp"
+#include "sync/detail/payload_layout.hpp"
 
-#include <cstdint>
+#include <climits>
 #include <cstring>
 #include <stdexcept>
 #include <string>
-
-#include <sys/mman.h>
-#include <unistd.h>
-
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
+#include <vector>
 
 namespace mirai {
 namespace sync {
@@ -24,65 +23,6 @@ namespace {
 
 // Serialization version 3, as mirai and R >= 3.5 use.
 constexpr int serialization_version = 3;
-
-#if defined(MADV_POPULATE_WRITE)
-constexpr int madvise_populate_write = MADV_POPULATE_WRITE;
-#else
-constexpr int madvise_populate_write = 23; // Linux's value, for older headers
-#endif
-
-// Buffers at least this large are populated before they are written.
-constexpr std::size_t prefault_min_bytes = 4 << 20;
-
-// Chunks of at least this many bytes, in a payload of at least
-// prefault_min_bytes, are copied past the cache.
-constexpr std::size_t streaming_min_bytes = 32 << 10;
-
-// Copy n bytes with non-temporal stores, which write whole cache lines
-// to memory without first reading them in. A payload far larger than the
-// cache is not read again soon. On a 2-core Debian 12 VM, serialize_bench
-// serialized and unserialized 100 MB in about 34 ms each this way, and in
-// about 37.5 ms with memcpy (medians of 12 rounds, 3 runs each).
-void copy_streaming(void* to, const void* from, std::size_t n)
-{
-#if defined(__SSE2__)
-    auto* out = static_cast<unsigned char*>(to);
-    auto* in = static_cast<const unsigned char*>(from);
-    std::size_t head = (16 - reinterpret_cast<std::uintptr_t>(out) % 16) % 16;
-    head = head < n ? head : n;
-    std::memcpy(out, in, head);
-    std::size_t i = head;
-    for (; i + 64 <= n; i += 64) {
-        __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i));
-        __m128i b =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 16));
-        __m128i c =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 32));
-        __m128i d =
-            _mm_loadu_si128(reinterpret_cast<const __m128i*>(in + i + 48));
-        _mm_stream_si128(reinterpret_cast<__m128i*>(out + i), a);
-        _mm_stream_si128(reinterpret_cast<__m128i*>(out + i + 16), b);
-        _mm_stream_si128(reinterpret_cast<__m128i*>(out + i + 32), c);
-        _mm_stream_si128(reinterpret_cast<__m128i*>(out + i + 48), d);
-    }
-    std::memcpy(out + i, in + i, n - i);
-    // Non-temporal stores are weakly ordered, so fence them before another
-    // thread, such as the one that sends the message, reads the buffer.
-    _mm_sfence();
-#else
-    std::memcpy(to, from, n);
-#endif
-}
-
-// Copy one chunk of a payload of payload_len bytes.
-void copy_chunk(void* to, const void* from, std::size_t n,
-                std::size_t payload_len)
-{
-    if (n >= streaming_min_bytes && payload_len >= prefault_min_bytes)
-        copy_streaming(to, from, n);
-    else
-        std::memcpy(to, from, n);
-}
 
 // The destination of one pass. A counting pass has no data and only adds
 // up used. A writing pass stops copying at capacity but keeps counting,
@@ -99,7 +39,8 @@ void out_bytes(R_outpstream_t stream, void* bytes, int n)
     auto count = static_cast<std::size_t>(n);
     if (out->data != nullptr && out->used <= out->capacity &&
         count <= out->capacity - out->used) {
-        copy_chunk(out->data + out->used, bytes, count, out->capacity);
+        detail::copy_chunk(out->data + out->used, bytes, count,
+                           out->capacity);
     }
     out->used += count;
 }
@@ -110,162 +51,139 @@ void out_char(R_outpstream_t stream, int c)
     out_bytes(stream, &byte, 1);
 }
 
+// The out-of-band buffers of one pass, in the order R's serializer
+// references them. Their destinations are set once the layout is known.
+class buffer_list final : public detail::buffer_sink {
+public:
+    bool is_enabled = false;
+    std::vector<detail::copy_span> spans;
+
+    int add(const void* data, std::size_t bytes) noexcept override
+    {
+        if (!is_enabled || spans.size() >= INT_MAX)
+            return -1;
+        try {
+            spans.push_back({nullptr, data, bytes});
+        } catch (...) {
+            return -1; // out of memory: R writes this vector in the stream
+        }
+        return static_cast<int>(spans.size() - 1);
+    }
+};
+
 struct serialize_job {
     SEXP object;
     out_buffer* out;
+    buffer_list* buffers;
 };
+
+// Leave room for the layout's prefix before the stream.
+void reserve_prefix(out_buffer& out)
+{
+    if (out.data == nullptr || out.capacity < detail::payload_prefix_size) {
+        out.data = nullptr;
+        out.capacity = 0;
+        return;
+    }
+    out.data += detail::payload_prefix_size;
+    out.capacity -= detail::payload_prefix_size;
+}
 
 SEXP run_serialize(void* data)
 {
     auto* job = static_cast<serialize_job*>(data);
+    detail::register_borrowed_vectors();
+    SEXP target = job->object;
+    int protected_count = 0;
+    if (detail::count_large_vectors(target) > 0) {
+        job->buffers->is_enabled = true;
+        reserve_prefix(*job->out);
+        target = PROTECT(detail::lend_large_vectors(target));
+        protected_count = 1;
+    } else if (job->out->data != nullptr) {
+        detail::prefault(job->out->data, job->out->capacity);
+    }
     R_outpstream_st stream;
     R_InitOutPStream(&stream, job->out, R_pstream_binary_format,
                      serialization_version, out_char, out_bytes, nullptr,
                      R_NilValue);
-    R_Serialize(job->object, &stream);
+    R_Serialize(target, &stream);
+    UNPROTECT(protected_count);
     return R_NilValue;
 }
 
-void serialize_into(SEXP object, out_buffer& out)
+// Write the layout and copy the out-of-band buffers into data, unless
+// the payload would exceed capacity. Returns the payload's size.
+std::size_t place_buffers(buffer_list& buffers, std::size_t stream_length,
+                          unsigned char* data, std::size_t capacity,
+                          std::size_t receiver_offset)
 {
-    serialize_job job{object, &out};
+    std::vector<std::size_t> lengths;
+    for (const detail::copy_span& span : buffers.spans)
+        lengths.push_back(span.n);
+    detail::payload_parts parts;
     try {
+        std::size_t bias = (16 - receiver_offset % 16) % 16;
+        parts = detail::plan_payload(stream_length, lengths, bias);
+    } catch (const std::length_error& e) {
+        throw std::runtime_error(std::string("serialize object: ") +
+                                 e.what());
+    }
+    std::size_t size = detail::payload_size(parts);
+    if (data == nullptr || size > capacity)
+        return size;
+    detail::write_payload_layout(data, parts);
+    for (std::size_t i = 0; i < buffers.spans.size(); i++)
+        buffers.spans[i].to = data + parts.buffers[i].offset;
+    detail::copy_spans(buffers.spans);
+    return size;
+}
+
+// Serialize object into data, which has capacity bytes (data may be null
+// to count only), and return the payload's size. data contains the
+// whole payload only when the size is at most capacity.
+std::size_t write_payload(SEXP object, unsigned char* data,
+                          std::size_t capacity, std::size_t receiver_offset)
+{
+    out_buffer out{data, capacity, 0};
+    buffer_list buffers;
+    serialize_job job{object, &out, &buffers};
+    try {
+        detail::scoped_buffer_sink sink(&buffers);
         detail::guarded_fast(run_serialize, &job);
     } catch (const detail::r_failure& e) {
         throw std::runtime_error(std::string("serialize object: ") +
                                  e.what());
     }
-}
-
-// Map the pages of a large, freshly allocated buffer in one system call
-// (MADV_POPULATE_WRITE, Linux 5.14 and later) instead of one page fault
-// per 4 KB page as the copy reaches it. On a 2-core Debian 12 VM, filling
-// 100 MB of fresh memory with memcpy took about 38 ms with it and 49 ms
-// without it (serialize_bench, medians of 12 rounds). Older kernels
-// reject the advice, and nothing changes.
-//
-// Two other variants did not hold up on that VM. Transparent huge pages
-// (MADV_HUGEPAGE) filled 100 MB in about 25 ms while the machine was
-// quiet, but stalled for 0.4 to 1.5 s in several runs. A second thread
-// that populated from the far end while the copy ran took about 43 ms.
-void prefault(void* data, std::size_t len)
-{
-#if defined(__linux__)
-    if (len < prefault_min_bytes)
-        return;
-    auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
-    auto begin = reinterpret_cast<std::uintptr_t>(data);
-    std::uintptr_t first = (begin + page - 1) & ~(page - 1);
-    std::uintptr_t last = (begin + len) & ~(page - 1);
-    if (last > first)
-        madvise(reinterpret_cast<void*>(first), last - first,
-                madvise_populate_write);
-#else
-    (void) data;
-    (void) len;
-#endif
-}
-
-// The source of unserialize. A read past the end raises an R error,
-// which unwinds out of R_Unserialize into the guard, so R never reads
-// memory outside the payload.
-struct in_buffer {
-    const unsigned char* data;
-    std::size_t len;
-    std::size_t pos;
-    detail::vector_extent extent; // finds large vectors as R reads them
-};
-
-// Populate a large vector that R has just allocated, before the first
-// chunk of its data is copied in. The extent is trusted only when the
-// rest of the payload can fill it, so a misread stream never populates
-// more memory than the payload would write.
-void prefault_vector(in_buffer& in, void* bytes, std::size_t count)
-{
-    std::size_t vector_bytes = in.extent.bytes_of_vector_at(count);
-    if (vector_bytes >= count && vector_bytes <= in.len - in.pos)
-        prefault(bytes, vector_bytes);
-}
-
-void in_bytes(R_inpstream_t stream, void* bytes, int n)
-{
-    auto* in = static_cast<in_buffer*>(stream->data);
-    auto count = static_cast<std::size_t>(n);
-    if (n < 0 || count > in->len - in->pos)
-        Rf_error("truncated payload: %d bytes needed at offset %zu, "
-                 "only %zu left",
-                 n, in->pos, in->len - in->pos);
-    prefault_vector(*in, bytes, count);
-    copy_chunk(bytes, in->data + in->pos, count, in->len);
-    in->pos += count;
-    in->extent.note_read(bytes, count);
-}
-
-int in_char(R_inpstream_t stream)
-{
-    unsigned char byte;
-    in_bytes(stream, &byte, 1);
-    return byte;
-}
-
-SEXP run_unserialize(void* data)
-{
-    auto* in = static_cast<in_buffer*>(data);
-    R_inpstream_st stream;
-    R_InitInPStream(&stream, in, R_pstream_any_format, in_char, in_bytes,
-                    nullptr, R_NilValue);
-    return R_Unserialize(&stream);
+    if (!buffers.is_enabled)
+        return out.used;
+    return place_buffers(buffers, out.used, data, capacity,
+                         receiver_offset);
 }
 
 } // namespace
 
-std::size_t serialized_size(SEXP object)
+std::size_t serialized_size(SEXP object, std::size_t receiver_offset)
 {
-    out_buffer out{nullptr, 0, 0};
-    serialize_into(object, out);
-    return out.used;
+    return write_payload(object, nullptr, 0, receiver_offset);
 }
 
-void serialize_to(SEXP object, void* out, std::size_t len)
+void serialize_to(SEXP object, void* out, std::size_t len,
+                  std::size_t receiver_offset)
 {
-    prefault(out, len);
-    out_buffer buffer{static_cast<unsigned char*>(out), len, 0};
-    serialize_into(object, buffer);
-    if (buffer.used != len)
+    std::size_t size = write_payload(object, static_cast<unsigned char*>(out),
+                                     len, receiver_offset);
+    if (size != len)
         throw std::runtime_error(
             "serialize object: size changed: expected " +
-            std::to_string(len) + " bytes, got " +
-            std::to_string(buffer.used));
+            std::to_string(len) + " bytes, got " + std::to_string(size));
 }
 
-std::size_t serialize_up_to(SEXP object, void* out, std::size_t capacity)
+std::size_t serialize_up_to(SEXP object, void* out, std::size_t capacity,
+                            std::size_t receiver_offset)
 {
-    out_buffer buffer{static_cast<unsigned char*>(out), capacity, 0};
-    serialize_into(object, buffer);
-    return buffer.used;
-}
-
-Rcpp::RObject unserialize(const void* data, std::size_t len)
-{
-    if (data == nullptr && len > 0)
-        throw std::invalid_argument("unserialize payload: null data");
-
-    in_buffer in{static_cast<const unsigned char*>(data), len, 0, {}};
-    Rcpp::RObject object;
-    try {
-        object = detail::guarded_fast(run_unserialize, &in);
-    } catch (const detail::r_failure& e) {
-        throw std::runtime_error(std::string("unserialize payload: ") +
-                                 e.what());
-    }
-    // A payload carries exactly one object, so leftover bytes mean the
-    // length or the content is wrong.
-    if (in.pos != len)
-        throw std::runtime_error(
-            "unserialize payload: " + std::to_string(len - in.pos) +
-            " bytes left after the object of " + std::to_string(in.pos) +
-            " bytes");
-    return object;
+    return write_payload(object, static_cast<unsigned char*>(out), capacity,
+                         receiver_offset);
 }
 
 } // namespace sync

@@ -42,6 +42,10 @@ using detail::reply_batch;
 using detail::take_result;
 using detail::task_limits;
 
+// How long a daemon waits idle before it gives back the memory of
+// payloads that finished tasks borrowed.
+constexpr std::chrono::seconds payload_release_delay(1);
+
 // How long a retiring daemon waits for the dispatcher's exit frame,
 // running any task that was already on its way, before exiting anyway.
 constexpr std::chrono::seconds retire_timeout(5);
@@ -70,7 +74,7 @@ nng_msg* encode_small_frame(dsp_frame_type type, std::uint64_t id,
     unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
     try {
         size = sync::serialize_up_to(object, body + DSP_HEADER_SIZE,
-            first_payload_capacity);
+            first_payload_capacity, DSP_RECEIVED_PAYLOAD_OFFSET);
     } catch (...) {
         nng_msg_free(msg);
         throw;
@@ -103,7 +107,8 @@ nng_msg* encode_frame(dsp_frame_type type, std::uint64_t id,
     unsigned char* body = static_cast<unsigned char*>(nng_msg_body(msg));
     dsp_wire_encode(body, type, id, static_cast<std::uint32_t>(kind), size);
     try {
-        sync::serialize_to(object, body + DSP_HEADER_SIZE, size);
+        sync::serialize_to(object, body + DSP_HEADER_SIZE, size,
+            DSP_RECEIVED_PAYLOAD_OFFSET);
     } catch (...) {
         nng_msg_free(msg);
         throw;
@@ -139,7 +144,10 @@ nng_msg* encode_reply(const inbound_frame& frame,
     }
 }
 
-sync::evaluation evaluate_frame(const inbound_frame& frame)
+// request owns frame.msg, so that large vectors of the task can use the
+// message's memory in place.
+sync::evaluation evaluate_frame(const inbound_frame& frame,
+    const std::shared_ptr<nng_msg>& request)
 {
     if (frame.is_cancelled) {
         return sync::evaluation{sync::result_kind::interrupt,
@@ -148,7 +156,7 @@ sync::evaluation evaluate_frame(const inbound_frame& frame)
     const unsigned char* body =
         static_cast<const unsigned char*>(nng_msg_body(frame.msg));
     sync::evaluation result = sync::evaluate_payload(body + DSP_HEADER_SIZE,
-        frame.header.payload_len);
+        frame.header.payload_len, request);
     return result;
 }
 
@@ -212,11 +220,11 @@ template <typename Hook>
 void run_frame(outbox& out, const inbound_frame& frame,
     r_state_keeper* keeper, Hook before_reply)
 {
-    std::unique_ptr<nng_msg, void (*)(nng_msg*)> request(frame.msg,
-        nng_msg_free);
-    sync::evaluation result = evaluate_frame(frame);
+    std::shared_ptr<nng_msg> request(frame.msg, nng_msg_free);
+    sync::evaluation result = evaluate_frame(frame, request);
     out.box.finish();
-    request.reset(); // the task's bytes are no longer needed
+    // The task's bytes are no longer needed, unless R still uses some.
+    request.reset();
 
     before_reply();
     send_reply(out, frame, result);
@@ -227,6 +235,18 @@ void run_frame(outbox& out, const inbound_frame& frame,
         keeper->snapshot();
     } else {
         keeper->restore();
+    }
+}
+
+// Give the memory of received payloads that R no longer uses back to
+// the system. A failure costs memory only, so it is logged.
+void release_payloads()
+{
+    try {
+        sync::release_borrowed_payloads();
+    } catch (const std::exception& e) {
+        dsp_log(DSP_LOG_WARN, "WORKER-PAYLOAD-RELEASE",
+            "release borrowed payloads: %s", e.what());
     }
 }
 
@@ -300,7 +320,18 @@ int serve(inbox& box, connection& conn, const options& opts)
         }
         auto deadline = retire_status != exit_normal ? retire_deadline :
             limits.wait_deadline();
-        take_result got = box.take(frame, deadline);
+        // Payloads that finished tasks borrowed go back to the system once
+        // the daemon has been idle for a while. Collecting at once would
+        // take R's thread, and a core, just as the next task may arrive.
+        bool is_release_due = sync::has_unreleased_payloads();
+        auto release_at = task_limits::clock::now() + payload_release_delay;
+        take_result got = box.take(frame,
+            is_release_due ? std::min(deadline, release_at) : deadline);
+        if (got == take_result::timed_out && is_release_due &&
+            task_limits::clock::now() < deadline) {
+            release_payloads();
+            continue;
+        }
         if (got == take_result::stopped) {
             break;
         }
@@ -339,6 +370,7 @@ int serve(inbox& box, connection& conn, const options& opts)
                     limits.finish_setup();
                 }
             });
+
         }
         if (is_lost) {
             break;

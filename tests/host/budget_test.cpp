@@ -4,6 +4,7 @@
 // payload bytes exactly.
 #include "host/mirai.hpp"
 
+#include "dispatcher/wire.h"
 #include "host/detail/r_code.hpp"
 #include "sync/evaluator.hpp"
 #include "sync/serialize.hpp"
@@ -27,7 +28,7 @@ std::uint64_t task_bytes(const std::string& expression,
 {
     Rcpp::RObject task = mirai::sync::make_task(
         mh::detail::parse_code(expression), mh::to_list(values));
-    return mirai::sync::serialized_size(task);
+    return mirai::sync::serialized_size(task, DSP_RECEIVED_PAYLOAD_OFFSET);
 }
 
 // Start one daemon with a budget of budget_mb and keep it busy for

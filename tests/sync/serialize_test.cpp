@@ -110,7 +110,8 @@ TEST_CASE("serialize_to writes the same bytes at any alignment",
           "[sync][r]")
 {
     r_session();
-    Rcpp::RObject original = r("list(seq_len(600000) / 7, 'end')");
+    // 800 KB of doubles: under the size that goes out of band.
+    Rcpp::RObject original = r("list(seq_len(100000) / 7, 'end')");
     Rcpp::Function r_serialize(
         r_session().parseEval("function(x) serialize(x, NULL, xdr = FALSE)"));
     Rcpp::RawVector reference = r_serialize(original);
@@ -134,7 +135,11 @@ TEST_CASE("unserialize rejects a large vector cut short", "[sync][r]")
 {
     r_session();
     R_xlen_t n = 1310720;
-    auto bytes = to_bytes(r("seq_len(1310720) + 0.5"));
+    // A plain R stream, as R's own serialize() writes it, because
+    // serialize_to would put a vector this large out of band.
+    Rcpp::RawVector stream(r("serialize(seq_len(1310720) + 0.5, NULL, "
+                             "xdr = FALSE)"));
+    std::vector<unsigned char> bytes(stream.begin(), stream.end());
     // R reads the data in chunks of 8096 doubles after the header.
     std::size_t data_start = bytes.size() - n * sizeof(double);
     std::size_t chunk = 8096 * sizeof(double);

@@ -1,0 +1,353 @@
+// Large vectors beside R's stream: the payload layout they produce,
+// borrowed vectors over a received payload, and malformed references.
+#include "sync/detail/borrowed_vector.hpp"
+#include "sync/detail/payload_holder.hpp"
+#include "sync/detail/payload_layout.hpp"
+#include "sync/serialize.hpp"
+#include "tests/support/r_session.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+using mirai::sync::serialize_to;
+using mirai::sync::serialized_size;
+using mirai::sync::unserialize;
+using mirai::sync::detail::is_borrowed_vector;
+using mirai::sync::detail::payload_parts;
+using mirai::sync::detail::payload_size;
+using mirai::sync::detail::plan_payload;
+using mirai::sync::detail::read_payload_layout;
+using mirai::sync::detail::write_payload_layout;
+using mirai::test::r_session;
+
+namespace {
+
+Rcpp::RObject r(const std::string& code)
+{
+    return Rcpp::RObject(r_session().parseEval(code));
+}
+
+bool r_identical(SEXP a, SEXP b)
+{
+    return R_compute_identical(a, b, 16);
+}
+
+// A payload in malloc'd memory (16-byte aligned) at offset bytes past
+// the start, shared so that it can own its vectors.
+struct payload_memory {
+    std::shared_ptr<unsigned char> block;
+    unsigned char* data;
+    std::size_t size;
+};
+
+payload_memory serialize_at(SEXP object, std::size_t offset,
+                            std::size_t receiver_offset)
+{
+    std::size_t size = serialized_size(object, receiver_offset);
+    auto* block = static_cast<unsigned char*>(std::malloc(size + offset));
+    REQUIRE(block != nullptr);
+    payload_memory memory{
+        std::shared_ptr<unsigned char>(block, std::free), block + offset,
+        size};
+    serialize_to(object, memory.data, size, receiver_offset);
+    return memory;
+}
+
+std::vector<unsigned char> to_bytes(SEXP object)
+{
+    std::vector<unsigned char> bytes(serialized_size(object));
+    serialize_to(object, bytes.data(), bytes.size());
+    return bytes;
+}
+
+payload_parts parts_of(const std::vector<unsigned char>& payload)
+{
+    payload_parts parts;
+    REQUIRE(read_payload_layout(payload.data(), payload.size(), parts) == "");
+    return parts;
+}
+
+// payload's stream with buffers of the given lengths, each filled from
+// the start of payload's first buffer as far as it reaches.
+std::vector<unsigned char> rebuild(const std::vector<unsigned char>& payload,
+                                   const std::vector<std::size_t>& lengths)
+{
+    payload_parts old = parts_of(payload);
+    payload_parts parts = plan_payload(old.stream_length, lengths, 0);
+    std::vector<unsigned char> out(payload_size(parts));
+    write_payload_layout(out.data(), parts);
+    std::memcpy(out.data() + parts.stream_offset,
+                payload.data() + old.stream_offset, old.stream_length);
+    for (const auto& buffer : parts.buffers) {
+        std::size_t n = std::min(buffer.length, old.buffers[0].length);
+        std::memcpy(out.data() + buffer.offset,
+                    payload.data() + old.buffers[0].offset, n);
+    }
+    return out;
+}
+
+std::string unserialize_error(const std::vector<unsigned char>& bytes)
+{
+    try {
+        unserialize(bytes.data(), bytes.size());
+    } catch (const std::runtime_error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+
+bool is_in(const void* pointer, const payload_memory& memory)
+{
+    auto* p = static_cast<const unsigned char*>(pointer);
+    return p >= memory.data && p < memory.data + memory.size;
+}
+
+} // namespace
+
+TEST_CASE("large vectors go beside the stream", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(small = 1:10, big = seq_len(200000) / 3)");
+    auto bytes = to_bytes(object);
+    REQUIRE(std::memcmp(bytes.data(), "MIRAIOB1", 8) == 0);
+    payload_parts parts = parts_of(bytes);
+    REQUIRE(parts.buffers.size() == 1);
+    CHECK(parts.buffers[0].length == 200000 * sizeof(double));
+    CHECK(parts.stream_length < 1000);
+
+    Rcpp::RObject copy = unserialize(bytes.data(), bytes.size());
+    REQUIRE(r_identical(object, copy));
+    CHECK_FALSE(is_borrowed_vector(VECTOR_ELT(copy, 1)));
+}
+
+TEST_CASE("small objects stay plain R streams", "[sync][r]")
+{
+    for (const char* code : {"1:10", "numeric(131071)",
+                             "local({e <- new.env(); e$x <- numeric(2e5); e})",
+                             "seq_len(1e6)"}) {
+        CAPTURE(code);
+        auto bytes = to_bytes(r(code));
+        CHECK(bytes[0] == 'B');
+        CHECK(bytes[1] == '\n');
+    }
+}
+
+TEST_CASE("out-of-band vectors keep types and attributes", "[sync][r]")
+{
+    Rcpp::RObject object = r(
+        "n <- 300000; list(d = structure(seq_len(n) / 7, names = NULL,"
+        " class = 'Date'), m = matrix(seq_len(n), ncol = 3),"
+        " f = factor(rep(c('a', 'b', NA), n / 3)),"
+        " r = as.raw(seq_len(4 * n) %% 251),"
+        " z = complex(real = seq_len(n), imaginary = -seq_len(n)),"
+        " l = rep(c(TRUE, NA, FALSE), n / 3),"
+        " df = data.frame(x = seq_len(n) + 0.5, y = rev(seq_len(n))),"
+        " nested = list(list(seq_len(n) * 2.5)))");
+    payload_memory memory = serialize_at(object, 0, 0);
+
+    Rcpp::RObject copy = unserialize(memory.data, memory.size);
+    REQUIRE(r_identical(object, copy));
+
+    Rcpp::RObject borrowed =
+        unserialize(memory.data, memory.size, memory.block);
+    REQUIRE(r_identical(object, borrowed));
+    for (int i = 0; i < 6; i++) {
+        CAPTURE(i);
+        SEXP element = VECTOR_ELT(borrowed, i);
+        REQUIRE(is_borrowed_vector(element));
+        CHECK(is_in(DATAPTR(element), memory));
+    }
+    SEXP df = VECTOR_ELT(borrowed, 6);
+    CHECK(is_borrowed_vector(VECTOR_ELT(df, 0)));
+    CHECK(is_borrowed_vector(VECTOR_ELT(df, 1)));
+    SEXP nested = VECTOR_ELT(VECTOR_ELT(VECTOR_ELT(borrowed, 7), 0), 0);
+    CHECK(is_borrowed_vector(nested));
+    CHECK(r_identical(r("class(structure(1, class = 'Date'))"),
+                      Rf_getAttrib(VECTOR_ELT(borrowed, 0),
+                                   R_ClassSymbol)));
+}
+
+TEST_CASE("a misaligned payload is copied instead", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
+    payload_memory aligned_for_4 = serialize_at(object, 4, 4);
+    Rcpp::RObject borrowed = unserialize(
+        aligned_for_4.data, aligned_for_4.size, aligned_for_4.block);
+    CHECK(is_borrowed_vector(VECTOR_ELT(borrowed, 0)));
+    CHECK(r_identical(object, borrowed));
+
+    payload_memory aligned_for_0 = serialize_at(object, 4, 0);
+    Rcpp::RObject copied = unserialize(
+        aligned_for_0.data, aligned_for_0.size, aligned_for_0.block);
+    CHECK_FALSE(is_borrowed_vector(VECTOR_ELT(copied, 0)));
+    CHECK(r_identical(object, copied));
+}
+
+TEST_CASE("a payload mostly in its stream is copied", "[sync][r]")
+{
+    // 1.6 MB beside the stream and about 3.5 MB of strings in it.
+    Rcpp::RObject object =
+        r("list(x = seq_len(200000) / 3, s = paste0('s', 1:300000))");
+    payload_memory memory = serialize_at(object, 0, 0);
+    Rcpp::RObject copy = unserialize(memory.data, memory.size, memory.block);
+    CHECK_FALSE(is_borrowed_vector(VECTOR_ELT(copy, 0)));
+    CHECK(r_identical(object, copy));
+}
+
+TEST_CASE("a borrowed vector keeps its payload alive", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
+    std::size_t size = serialized_size(object);
+    auto released = std::make_shared<std::atomic<bool>>(false);
+    void* block = std::malloc(size);
+    REQUIRE(block != nullptr);
+    serialize_to(object, block, size);
+    std::shared_ptr<void> owner(block, [released](void* p) {
+        std::free(p);
+        released->store(true);
+    });
+    std::size_t live_before = mirai::sync::detail::borrowed_payload_bytes();
+    {
+        Rcpp::RObject borrowed = unserialize(block, size, owner);
+        owner.reset();
+        CHECK(mirai::sync::detail::borrowed_payload_bytes() ==
+              live_before + size);
+        R_gc();
+        CHECK_FALSE(released->load());
+        Rcpp::NumericVector x(VECTOR_ELT(borrowed, 0));
+        CHECK(x[199999] == 200000.0 / 3);
+    }
+    R_gc();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!released->load() && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    CHECK(released->load());
+    CHECK(mirai::sync::detail::borrowed_payload_bytes() == live_before);
+}
+
+TEST_CASE("borrowed vectors copy on modify", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
+    payload_memory memory = serialize_at(object, 0, 0);
+    Rcpp::RObject borrowed =
+        unserialize(memory.data, memory.size, memory.block);
+    Rcpp::Function change_copy(r("function(l) { y <- l$x; y[1] <- -1;"
+                                 " c(l$x[1], y[1], sum(l$x) == sum(y) + 1 +"
+                                 " 1/3) }"));
+    Rcpp::NumericVector out = change_copy(borrowed);
+    CHECK(out[0] == 1.0 / 3);
+    CHECK(out[1] == -1);
+    CHECK(out[2] == 1);
+    CHECK(r_identical(object, borrowed));
+}
+
+TEST_CASE("borrowed vectors serialize again", "[sync][r]")
+{
+    Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
+    payload_memory memory = serialize_at(object, 0, 0);
+    Rcpp::RObject borrowed =
+        unserialize(memory.data, memory.size, memory.block);
+
+    auto again = to_bytes(borrowed);
+    REQUIRE(std::memcmp(again.data(), "MIRAIOB1", 8) == 0);
+    CHECK(r_identical(object, unserialize(again.data(), again.size())));
+
+    // R's own serialize() writes a borrowed vector as a plain one.
+    Rcpp::Function r_serialize(r("function(x) serialize(x, NULL)"));
+    Rcpp::RawVector from_borrowed = r_serialize(borrowed);
+    Rcpp::RawVector from_original = r_serialize(object);
+    CHECK(std::vector<unsigned char>(from_borrowed.begin(),
+                                     from_borrowed.end()) ==
+          std::vector<unsigned char>(from_original.begin(),
+                                     from_original.end()));
+}
+
+TEST_CASE("out-of-band references are checked", "[sync][r]")
+{
+    auto bytes = to_bytes(r("list(x = seq_len(200000) / 3)"));
+    payload_parts parts = parts_of(bytes);
+    std::size_t length = parts.buffers[0].length;
+
+    SECTION("a reference outside a payload")
+    {
+        std::vector<unsigned char> stream(
+            bytes.begin() + parts.stream_offset,
+            bytes.begin() + parts.stream_offset + parts.stream_length);
+        CHECK_THAT(unserialize_error(stream),
+                   Catch::Contains("out-of-band vector outside a mirai-cpp "
+                                   "payload"));
+    }
+    SECTION("a missing buffer")
+    {
+        CHECK_THAT(unserialize_error(rebuild(bytes, {})),
+                   Catch::Contains("out-of-band buffer 0 does not exist: "
+                                   "the payload has 0"));
+    }
+    SECTION("a buffer never referenced")
+    {
+        CHECK(unserialize_error(rebuild(bytes, {length, 64})) ==
+              "unserialize payload: 1 out-of-band buffers are never "
+              "referenced");
+    }
+    SECTION("a buffer of part of an element")
+    {
+        CHECK_THAT(unserialize_error(rebuild(bytes, {12})),
+                   Catch::Contains("out-of-band buffer 0 has 12 bytes, "
+                                   "which is not a whole number of 8-byte "
+                                   "elements"));
+    }
+    SECTION("a bad layout")
+    {
+        std::uint64_t bias = 64;
+        std::memcpy(bytes.data() + parts.stream_offset + parts.stream_length +
+                        8,
+                    &bias, sizeof bias);
+        CHECK(unserialize_error(bytes) ==
+              "unserialize payload: buffer bias 64 is not below 64");
+    }
+}
+
+TEST_CASE("an out-of-band buffer referenced twice is rejected", "[sync][r]")
+{
+    auto bytes =
+        to_bytes(r("list(a = seq_len(200000) / 3, b = seq_len(200000) / 7)"));
+    payload_parts parts = parts_of(bytes);
+    REQUIRE(parts.buffers.size() == 2);
+    // The state of b's reference: an integer vector (type 13) of length 1
+    // holding 1, in native byte order.
+    const std::int32_t state[] = {13, 1, 1};
+    unsigned char* stream = bytes.data() + parts.stream_offset;
+    unsigned char* found = nullptr;
+    for (std::size_t i = 0; i + sizeof state <= parts.stream_length; i++) {
+        if (std::memcmp(stream + i, state, sizeof state) == 0)
+            found = stream + i;
+    }
+    REQUIRE(found != nullptr);
+    std::int32_t zero = 0;
+    std::memcpy(found + 8, &zero, sizeof zero);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("out-of-band buffer 0 is referenced twice"));
+}
+
+TEST_CASE("release_borrowed_payloads collects once per borrow", "[sync][r]")
+{
+    mirai::sync::release_borrowed_payloads();
+    CHECK_FALSE(mirai::sync::has_unreleased_payloads());
+    CHECK_FALSE(mirai::sync::release_borrowed_payloads());
+
+    Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
+    payload_memory memory = serialize_at(object, 0, 0);
+    unserialize(memory.data, memory.size, memory.block);
+    CHECK(mirai::sync::has_unreleased_payloads());
+    CHECK(mirai::sync::release_borrowed_payloads());
+    CHECK_FALSE(mirai::sync::has_unreleased_payloads());
+}
