@@ -36,7 +36,7 @@ struct bench_options {
 
 const char usage[] =
     "usage: mirai_bench [--out FILE] [--quick] [--no-peers] [--only NAME]\n"
-    "                   [--trips N] [--tasks N]\n"
+    "                   [--trips N] [--tasks N] [--repeats N]\n"
     "                   [--floor PROGRAM] [--peers SCRIPT] "
     "[--rscript PROGRAM]\n"
     "  --out FILE     where to write the JSON results "
@@ -46,6 +46,7 @@ const char usage[] =
     "  --no-peers     skip R's parallel, future and mirai\n"
     "  --trips N      latency round trips (2000)\n"
     "  --tasks N      tasks of the throughput map (10000)\n"
+    "  --repeats N    payload transfers each way; the median is kept (5)\n"
     "  --only NAME    measure only startup, latency, payload or throughput\n"
     "                 of mirai-cpp (no floor, no peers), for profiling\n";
 
@@ -95,6 +96,8 @@ bench_options parse_options(int argc, char** argv)
             o.own.trips = parse_count(a, argv[++i]);
         } else if (a == "--tasks" && has_value) {
             o.own.map_tasks = parse_count(a, argv[++i]);
+        } else if (a == "--repeats" && has_value) {
+            o.own.repeats = parse_count(a, argv[++i]);
         } else if (a == "--out" && has_value) {
             o.out = argv[++i];
         } else if (a == "--floor" && has_value) {

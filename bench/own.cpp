@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -178,6 +179,19 @@ void measure_latency(const own_options& options, results& out)
     out.set("mirai_cpp.latency_trips", trips);
 }
 
+// Format times (in seconds) in order, with 3 decimals, separated by
+// spaces.
+std::string join_times(const std::vector<double>& times)
+{
+    std::string text;
+    char one[32];
+    for (double t : times) {
+        std::snprintf(one, sizeof one, "%s%.3f", text.empty() ? "" : " ", t);
+        text += one;
+    }
+    return text;
+}
+
 // Send a vector of payload_bytes to one daemon (which returns its length)
 // and fetch one it made beforehand; the median of repeats each way.
 void measure_payload(const own_options& options, results& out)
@@ -210,6 +224,8 @@ void measure_payload(const own_options& options, results& out)
     check(info.daemons.size() == 1, "1 daemon in status()");
     out.set("mirai_cpp.rss_after_payload_mb",
             resident_mb(info.daemons[0].pid));
+    out.add_note("payload rounds (s): send " + join_times(sends) +
+                 ", return " + join_times(returns));
     out.set("mirai_cpp.payload_send_seconds", quantile(sends, 0.5));
     out.set("mirai_cpp.payload_return_seconds", quantile(returns, 0.5));
     mh::daemons(0);

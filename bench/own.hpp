@@ -15,7 +15,7 @@ struct own_options {
     int trips = 2000;         // sequential round trips for the latency
     int map_tasks = 10000;    // tasks of the throughput map
     std::size_t payload_bytes = 100 * 1000 * 1000;
-    int repeats = 3;          // payload transfers each way; median kept
+    int repeats = 5;          // payload transfers each way; median kept
     // The latency round trips run in this many blocks, and
     // before_latency_block, when set, runs before each: the bench
     // measures the NNG floor there, so that both sample the same load.

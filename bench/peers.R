@@ -24,7 +24,7 @@ future_trips <- option_value(args, "--future-trips", 200)
 tasks <- option_value(args, "--tasks", 2000)
 map_tasks <- option_value(args, "--map-tasks", 10000)
 payload_doubles <- option_value(args, "--payload-bytes", 1e8) / 8
-repeats <- option_value(args, "--repeats", 3)
+repeats <- option_value(args, "--repeats", 5)
 
 report <- function(peer, metric, value) {
   cat(sprintf("%s.%s %.9g\n", peer, metric, value))

@@ -1,9 +1,11 @@
-// serialize_bench times the two copies of a large payload that mirai-cpp
-// makes itself, without the transport. The first serializes a task into
-// a fresh buffer, as make_task_msg and a daemon's reply do. The second
-// unserializes it into fresh R vectors, as a daemon does with a task and
-// the host with a result. Every round uses new memory, as a real
-// transfer does, so the page faults are part of the times.
+// serialize_bench times what mirai-cpp itself does with a large payload,
+// without the transport. "serialize" writes a task into a fresh buffer,
+// as make_task_msg and a daemon's reply do. "unserialize" reads it into
+// fresh R vectors, as happens without an owner for the buffer. "borrow"
+// reads it with an owner, as a daemon reads a task and the host a
+// result, so that large vectors are used in place. Every round uses new
+// memory, as a real transfer does, so the page faults are part of the
+// times.
 //
 //   serialize_bench [--bytes N] [--rounds N]
 //
@@ -87,7 +89,7 @@ int main(int argc, char** argv)
     RInside r(0, nullptr, true, false, false);
     Rcpp::RObject task(make_task(bytes / 8));
     std::size_t size = mirai::sync::serialized_size(task);
-    std::vector<double> serialize_ms, unserialize_ms;
+    std::vector<double> serialize_ms, unserialize_ms, borrow_ms;
     for (long round = 0; round < rounds; round++) {
         auto start = clock_type::now();
         std::unique_ptr<void, void (*)(void*)> buffer(std::malloc(size),
@@ -107,9 +109,23 @@ int main(int argc, char** argv)
         }
         serialize_ms.push_back(ms_between(start, serialized));
         R_gc(); // frees the copy, so the next round unserializes afresh
+
+        // The way a daemon reads a task and the host a result: with an
+        // owner for the buffer, so large vectors are used in place.
+        std::shared_ptr<void> owner(buffer.release(), std::free);
+        auto before_borrow = clock_type::now();
+        {
+            Rcpp::RObject borrowed =
+                mirai::sync::unserialize(owner.get(), size, owner);
+            borrow_ms.push_back(
+                ms_between(before_borrow, clock_type::now()));
+        }
+        owner.reset();
+        R_gc();
     }
     std::printf("%zu bytes, %ld rounds\n", size, rounds);
     print_times("serialize", serialize_ms);
     print_times("unserialize", unserialize_ms);
+    print_times("borrow", borrow_ms);
     return 0;
 }
