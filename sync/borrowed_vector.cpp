@@ -7,6 +7,11 @@
 #include <R_ext/Altrep.h>
 #include <R_ext/Rdynload.h>
 
+#include <algorithm>
+#include <climits>
+#include <cmath>
+#include <cstring>
+
 namespace mirai {
 namespace sync {
 namespace detail {
@@ -63,19 +68,53 @@ const void* dataptr_or_null_method(SEXP x)
     return elements_of(x);
 }
 
-// Inside sync's serializer, a reference to an out-of-band buffer.
-// Elsewhere nullptr, which makes R write the elements into the stream.
+// Element and region reads straight from the elements. Without them R
+// reads each element through the Dataptr method. On 3 million doubles a
+// loop over x[i] took 1.75 times as long as on an ordinary vector, and
+// 1.45 times with them.
+template <typename T>
+T elt_method(SEXP x, R_xlen_t i)
+{
+    return static_cast<const T*>(elements_of(x))[i];
+}
+
+template <typename T>
+R_xlen_t get_region_method(SEXP x, R_xlen_t start, R_xlen_t n, T* out)
+{
+    R_xlen_t length = length_method(x);
+    R_xlen_t count = start < length ? std::min(n, length - start) : 0;
+    std::memcpy(out, static_cast<const T*>(elements_of(x)) + start,
+                static_cast<std::size_t>(count) * sizeof(T));
+    return count;
+}
+
+// Inside sync's serializer, a reference to an out-of-band buffer: the
+// buffer's index, the vector's type and its length, as doubles, so that
+// the receiver can check the buffer against both. Elsewhere nullptr,
+// which makes R write the elements into the stream.
 SEXP serialized_state_method(SEXP x)
 {
     buffer_sink* sink = current_sink;
     if (sink == nullptr)
         return nullptr;
-    std::size_t bytes = static_cast<std::size_t>(length_method(x)) *
+    R_xlen_t length = length_method(x);
+    std::size_t bytes = static_cast<std::size_t>(length) *
                         borrowable_element_size(TYPEOF(x));
     int index = sink->add(elements_of(x), bytes);
     if (index < 0)
         return nullptr;
-    return Rf_ScalarInteger(index);
+    SEXP state = Rf_allocVector(REALSXP, 3);
+    REAL(state)[0] = index;
+    REAL(state)[1] = TYPEOF(x);
+    REAL(state)[2] = static_cast<double>(length);
+    return state;
+}
+
+// True when value is a whole number from 0 to max.
+bool is_count(double value, double max)
+{
+    return std::isfinite(value) && value >= 0 && value <= max &&
+           value == std::floor(value);
 }
 
 SEXPTYPE type_of_class(SEXP altrep_class)
@@ -90,16 +129,28 @@ SEXPTYPE type_of_class(SEXP altrep_class)
 SEXP unserialize_method(SEXP altrep_class, SEXP state)
 {
     SEXPTYPE type = type_of_class(altrep_class);
-    if (TYPEOF(state) != INTSXP || XLENGTH(state) != 1 ||
-        INTEGER(state)[0] < 0)
-        Rf_error("malformed out-of-band reference: expected one "
-                 "non-negative integer, got an object of type '%s'",
-                 Rf_type2char(TYPEOF(state)));
+    if (TYPEOF(state) != REALSXP || XLENGTH(state) != 3)
+        Rf_error("malformed out-of-band reference: expected a double "
+                 "vector of length 3, got type '%s' of length %lld",
+                 Rf_type2char(TYPEOF(state)),
+                 static_cast<long long>(XLENGTH(state)));
+    double index = REAL(state)[0];
+    double stored_type = REAL(state)[1];
+    double length = REAL(state)[2];
+    if (!is_count(index, INT_MAX) || !is_count(length, R_XLEN_T_MAX))
+        Rf_error("malformed out-of-band reference: index %.15g and length "
+                 "%.15g must be whole numbers from 0",
+                 index, length);
+    if (stored_type != type)
+        Rf_error("malformed out-of-band reference: a vector of type %.15g "
+                 "read as type '%s'",
+                 stored_type, Rf_type2char(type));
     buffer_source* source = current_source;
     if (source == nullptr)
         Rf_error("out-of-band vector outside a mirai-cpp payload: only "
                  "mirai-cpp's unserialize can read it");
-    return source->take(INTEGER(state)[0], type);
+    return source->take(static_cast<int>(index), type,
+                        static_cast<R_xlen_t>(length));
 }
 
 Rboolean inspect_method(SEXP x, int, int, int,
@@ -126,7 +177,34 @@ R_altrep_class_t make_class(SEXPTYPE type, const char* name, DllInfo* dll)
     }
 }
 
-void set_methods(R_altrep_class_t altrep)
+void set_element_methods(R_altrep_class_t altrep, SEXPTYPE type)
+{
+    switch (type) {
+    case LGLSXP:
+        R_set_altlogical_Elt_method(altrep, elt_method<int>);
+        R_set_altlogical_Get_region_method(altrep, get_region_method<int>);
+        break;
+    case INTSXP:
+        R_set_altinteger_Elt_method(altrep, elt_method<int>);
+        R_set_altinteger_Get_region_method(altrep, get_region_method<int>);
+        break;
+    case REALSXP:
+        R_set_altreal_Elt_method(altrep, elt_method<double>);
+        R_set_altreal_Get_region_method(altrep, get_region_method<double>);
+        break;
+    case CPLXSXP:
+        R_set_altcomplex_Elt_method(altrep, elt_method<Rcomplex>);
+        R_set_altcomplex_Get_region_method(altrep,
+                                           get_region_method<Rcomplex>);
+        break;
+    default:
+        R_set_altraw_Elt_method(altrep, elt_method<Rbyte>);
+        R_set_altraw_Get_region_method(altrep, get_region_method<Rbyte>);
+        break;
+    }
+}
+
+void set_methods(R_altrep_class_t altrep, SEXPTYPE type)
 {
     R_set_altrep_Length_method(altrep, length_method);
     R_set_altrep_Serialized_state_method(altrep, serialized_state_method);
@@ -134,6 +212,7 @@ void set_methods(R_altrep_class_t altrep)
     R_set_altrep_Inspect_method(altrep, inspect_method);
     R_set_altvec_Dataptr_method(altrep, dataptr_method);
     R_set_altvec_Dataptr_or_null_method(altrep, dataptr_or_null_method);
+    set_element_methods(altrep, type);
 }
 
 } // namespace
@@ -162,7 +241,7 @@ void register_borrowed_vectors()
     DllInfo* dll = R_getEmbeddingDllInfo();
     for (borrowed_class& entry : classes) {
         entry.altrep = make_class(entry.type, entry.name, dll);
-        set_methods(entry.altrep);
+        set_methods(entry.altrep, entry.type);
     }
     is_registered = true;
 }

@@ -88,7 +88,7 @@ public:
     // The owner that borrowed vectors keep alive; R_NilValue to copy.
     SEXP holder = R_NilValue;
 
-    SEXP take(int index, SEXPTYPE type) override;
+    SEXP take(int index, SEXPTYPE type, R_xlen_t length) override;
 
     std::size_t untaken() const
     {
@@ -104,7 +104,7 @@ private:
     std::vector<char> is_taken_;
 };
 
-SEXP buffer_table::take(int index, SEXPTYPE type)
+SEXP buffer_table::take(int index, SEXPTYPE type, R_xlen_t length)
 {
     std::size_t count = parts_.buffers.size();
     if (index < 0 || static_cast<std::size_t>(index) >= count)
@@ -115,14 +115,14 @@ SEXP buffer_table::take(int index, SEXPTYPE type)
     std::size_t element = detail::borrowable_element_size(type);
     const detail::payload_buffer& buffer = parts_.buffers[index];
     if (buffer.length % element != 0 ||
-        buffer.length / element > static_cast<std::size_t>(R_XLEN_T_MAX))
-        Rf_error("out-of-band buffer %d has %zu bytes, which is not a whole "
-                 "number of %zu-byte elements of a vector",
-                 index, buffer.length, element);
+        buffer.length / element != static_cast<std::size_t>(length))
+        Rf_error("out-of-band buffer %d has %zu bytes, expected %lld "
+                 "elements of %zu bytes",
+                 index, buffer.length, static_cast<long long>(length),
+                 element);
     is_taken_[index] = 1;
 
     unsigned char* at = payload_ + buffer.offset;
-    auto length = static_cast<R_xlen_t>(buffer.length / element);
     std::size_t alignment = element > 8 ? 8 : element;
     if (holder != R_NilValue &&
         reinterpret_cast<std::uintptr_t>(at) % alignment == 0)

@@ -59,12 +59,12 @@ protected:
 // The supplier of out-of-band buffers while R unserializes.
 class buffer_source {
 public:
-    // Build the vector of type stored in buffer index. Raises an R error,
-    // naming the index, when the buffer does not exist, was taken before
-    // or does not hold whole elements of type. Called from R's
-    // unserializer, so it must not throw and must not hold C++ objects
-    // with destructors when it raises.
-    virtual SEXP take(int index, SEXPTYPE type) = 0;
+    // Build the vector of type and length stored in buffer index. Raises
+    // an R error, naming the index, when the buffer does not exist, was
+    // taken before or does not have the size of length elements of type.
+    // Called from R's unserializer, so it must not throw and must not hold
+    // C++ objects with destructors when it raises.
+    virtual SEXP take(int index, SEXPTYPE type, R_xlen_t length) = 0;
 
 protected:
     ~buffer_source() = default;

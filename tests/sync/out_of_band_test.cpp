@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -234,6 +235,27 @@ TEST_CASE("a borrowed vector keeps its payload alive", "[sync][r]")
     CHECK(mirai::sync::detail::borrowed_payload_bytes() == live_before);
 }
 
+TEST_CASE("borrowed vectors read by element", "[sync][r]")
+{
+    Rcpp::RObject object = r(
+        "n <- 300000; list(d = seq_len(n) / 7, i = rev(seq_len(n)),"
+        " r = as.raw(seq_len(4 * n) %% 251),"
+        " z = complex(real = seq_len(n), imaginary = -seq_len(n)),"
+        " l = rep(c(TRUE, NA, FALSE), n / 3))");
+    payload_memory memory = serialize_at(object, 0, 0);
+    Rcpp::RObject borrowed =
+        unserialize(memory.data, memory.size, memory.block);
+    // rev() and c() read through Get_region or Elt, [ through Elt.
+    Rcpp::Function reads(r("function(l) lapply(l, function(x) "
+                           "list(rev(x), c(x, x[1]), x[seq(1, length(x), "
+                           "by = 7)], x[length(x)]))"));
+    for (int i = 0; i < 5; i++) {
+        CAPTURE(i);
+        CHECK(is_borrowed_vector(VECTOR_ELT(borrowed, i)));
+    }
+    CHECK(r_identical(reads(object), reads(borrowed)));
+}
+
 TEST_CASE("borrowed vectors copy on modify", "[sync][r]")
 {
     Rcpp::RObject object = r("list(x = seq_len(200000) / 3)");
@@ -302,8 +324,7 @@ TEST_CASE("out-of-band references are checked", "[sync][r]")
     {
         CHECK_THAT(unserialize_error(rebuild(bytes, {12})),
                    Catch::Contains("out-of-band buffer 0 has 12 bytes, "
-                                   "which is not a whole number of 8-byte "
-                                   "elements"));
+                                   "expected 200000 elements of 8 bytes"));
     }
     SECTION("a bad layout")
     {
@@ -316,26 +337,94 @@ TEST_CASE("out-of-band references are checked", "[sync][r]")
     }
 }
 
+// The offset in payload's stream of the reference to buffer index: a
+// double vector (type 14) of length 3 holding the index, the type 14 and
+// the length, in native byte order.
+std::size_t find_reference(const std::vector<unsigned char>& payload,
+                           double index, double length)
+{
+    payload_parts parts = parts_of(payload);
+    unsigned char pattern[32];
+    const std::int32_t head[] = {14, 3};
+    const double values[] = {index, 14, length};
+    std::memcpy(pattern, head, sizeof head);
+    std::memcpy(pattern + 8, values, sizeof values);
+    for (std::size_t i = 0; i + sizeof pattern <= parts.stream_length; i++) {
+        if (std::memcmp(payload.data() + parts.stream_offset + i, pattern,
+                        sizeof pattern) == 0)
+            return parts.stream_offset + i;
+    }
+    FAIL("no reference to buffer " << index << " in the stream");
+    return 0;
+}
+
+void put_double(std::vector<unsigned char>& payload, std::size_t offset,
+                double value)
+{
+    std::memcpy(payload.data() + offset, &value, sizeof value);
+}
+
 TEST_CASE("an out-of-band buffer referenced twice is rejected", "[sync][r]")
 {
     auto bytes =
         to_bytes(r("list(a = seq_len(200000) / 3, b = seq_len(200000) / 7)"));
-    payload_parts parts = parts_of(bytes);
-    REQUIRE(parts.buffers.size() == 2);
-    // The state of b's reference: an integer vector (type 13) of length 1
-    // holding 1, in native byte order.
-    const std::int32_t state[] = {13, 1, 1};
-    unsigned char* stream = bytes.data() + parts.stream_offset;
-    unsigned char* found = nullptr;
-    for (std::size_t i = 0; i + sizeof state <= parts.stream_length; i++) {
-        if (std::memcmp(stream + i, state, sizeof state) == 0)
-            found = stream + i;
-    }
-    REQUIRE(found != nullptr);
-    std::int32_t zero = 0;
-    std::memcpy(found + 8, &zero, sizeof zero);
+    REQUIRE(parts_of(bytes).buffers.size() == 2);
+    put_double(bytes, find_reference(bytes, 1, 200000) + 8, 0);
     CHECK_THAT(unserialize_error(bytes),
                Catch::Contains("out-of-band buffer 0 is referenced twice"));
+}
+
+TEST_CASE("out-of-band reference fields are checked", "[sync][r]")
+{
+    auto original = to_bytes(r("list(x = seq_len(200000) / 3)"));
+    std::size_t at = find_reference(original, 0, 200000);
+
+    auto bytes = original;
+    put_double(bytes, at + 8, -1);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("index -1 and length 200000 must be whole "
+                               "numbers from 0"));
+
+    bytes = original;
+    put_double(bytes, at + 24, 199999.5);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("index 0 and length 199999.5 must be whole "
+                               "numbers from 0"));
+
+    // One element fewer than the buffer holds.
+    bytes = original;
+    put_double(bytes, at + 24, 199999);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("out-of-band buffer 0 has 1600000 bytes, "
+                               "expected 199999 elements of 8 bytes"));
+}
+
+TEST_CASE("out-of-band buffer cut by whole elements is rejected",
+          "[sync][r]")
+{
+    auto bytes = to_bytes(r("list(x = seq_len(200000) / 3)"));
+    payload_parts parts = parts_of(bytes);
+    std::size_t length_field =
+        parts.stream_offset + parts.stream_length + 16 + 8;
+    std::uint64_t shorter = parts.buffers[0].length - 8;
+    std::memcpy(bytes.data() + length_field, &shorter, sizeof shorter);
+    bytes.resize(bytes.size() - 8);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("out-of-band buffer 0 has 1599992 bytes, "
+                               "expected 200000 elements of 8 bytes"));
+}
+
+TEST_CASE("out-of-band class of another type is rejected", "[sync][r]")
+{
+    auto bytes = to_bytes(r("list(b = seq_len(3e5) + 1L)"));
+    std::string from = "mirai_cpp_borrowed_integer";
+    std::string to = "mirai_cpp_borrowed_logical";
+    auto found = std::search(bytes.begin(), bytes.end(), from.begin(),
+                             from.end());
+    REQUIRE(found != bytes.end());
+    std::copy(to.begin(), to.end(), found);
+    CHECK_THAT(unserialize_error(bytes),
+               Catch::Contains("a vector of type 13 read as type 'logical'"));
 }
 
 TEST_CASE("release_borrowed_payloads collects once per borrow", "[sync][r]")
