@@ -2,6 +2,8 @@
 
 #include <chrono>
 
+#include <sched.h>
+
 namespace mirai {
 namespace host {
 namespace detail {
@@ -44,6 +46,7 @@ void task_state::resolve(int status, std::uint32_t flags, nng_msg* msg,
         payload_ = payload;
         payload_len_ = payload_len;
         resolved_ = true;
+        is_resolved_polled_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
     if (signal_) {
@@ -68,6 +71,18 @@ bool task_state::wait_for_ms(long timeout_ms) const
     std::unique_lock<std::mutex> lock(mutex_);
     return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
                         [this] { return resolved_; });
+}
+
+bool task_state::spin_for(std::chrono::microseconds limit) const
+{
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (!is_resolved_polled_.load(std::memory_order_acquire)) {
+        if (std::chrono::steady_clock::now() >= until) {
+            return false;
+        }
+        sched_yield();
+    }
+    return true;
 }
 
 bool task_state::cancel()

@@ -8,6 +8,7 @@
 #include "worker/detail/r_interrupt.hpp"
 
 #include <ftw.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -17,6 +18,12 @@ namespace worker {
 namespace detail {
 
 namespace {
+
+// How long take() polls for a frame before it sleeps. The host polls as
+// long for a result (handle.cpp): together they took the bench's median
+// round trip of a small task from 204-224 us to 137-169 us on a 2-core
+// VM, with the map's time per task unchanged.
+constexpr std::chrono::microseconds frame_spin_limit(250);
 
 int remove_entry(const char* path, const struct stat*, int, struct FTW* at)
 {
@@ -277,6 +284,15 @@ take_result inbox::take(inbound_frame& frame,
 {
     std::unique_lock<std::mutex> guard(lock_);
     auto has_work = [this] { return is_stopping_ || !queue_.empty(); };
+    // Poll briefly before sleeping, because the next task of a
+    // sequential caller usually follows within a round trip, and a
+    // sleeping thread's wake-up is a good part of one.
+    auto spin_until = std::chrono::steady_clock::now() + frame_spin_limit;
+    while (!has_work() && std::chrono::steady_clock::now() < spin_until) {
+        guard.unlock();
+        sched_yield();
+        guard.lock();
+    }
     is_waiting_ = true;
     bool is_ready = true;
     if (deadline == std::chrono::steady_clock::time_point::max()) {

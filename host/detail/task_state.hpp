@@ -5,6 +5,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -53,6 +54,10 @@ public:
     void wait() const;
     // False when the timeout passed first.
     bool wait_for_ms(long timeout_ms) const;
+    // Poll for up to limit, yielding the CPU between polls, and return
+    // whether the task resolved meanwhile. A result that arrives within
+    // the limit is seen without the thread's sleep and wake-up.
+    bool spin_for(std::chrono::microseconds limit) const;
 
     // Valid after resolution only.
     int status() const { return status_; }
@@ -77,6 +82,7 @@ private:
     mutable std::mutex mutex_;
     mutable std::condition_variable cv_;
     bool resolved_ = false;
+    std::atomic<bool> is_resolved_polled_{false}; // resolved_, for spin_for
     int status_ = 0;
     std::uint32_t flags_ = 0;
     nng_msg* msg_ = nullptr;
