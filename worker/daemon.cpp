@@ -370,7 +370,6 @@ int serve(inbox& box, connection& conn, const options& opts)
                     limits.finish_setup();
                 }
             });
-
         }
         if (is_lost) {
             break;

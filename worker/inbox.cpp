@@ -284,6 +284,7 @@ take_result inbox::take(inbound_frame& frame,
 {
     std::unique_lock<std::mutex> guard(lock_);
     auto has_work = [this] { return is_stopping_ || !queue_.empty(); };
+    is_waiting_ = true;
     // Poll briefly before sleeping, because the next task of a
     // sequential caller usually follows within a round trip, and a
     // sleeping thread's wake-up is a good part of one.
@@ -293,7 +294,6 @@ take_result inbox::take(inbound_frame& frame,
         sched_yield();
         guard.lock();
     }
-    is_waiting_ = true;
     bool is_ready = true;
     if (deadline == std::chrono::steady_clock::time_point::max()) {
         ready_.wait(guard, has_work);
