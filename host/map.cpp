@@ -93,7 +93,7 @@ Rcpp::List map_result::collect_or_throw() const
     Rcpp::List out = collect();
     for (std::size_t i = 0; i < tasks_.size(); i++) {
         if (tasks_[i].is_error()) {
-            tasks_[i].get<Rcpp::RObject>();
+            throw_failure(i);
         }
     }
     return out;

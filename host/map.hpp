@@ -41,7 +41,8 @@ public:
     Rcpp::List collect(const collect_options& options) const;
 
     // Wait for every task; throw the task_error of the first one, in input
-    // order, that did not produce a value. R thread only.
+    // order, that did not produce a value, naming its element. R thread
+    // only.
     Rcpp::List collect_or_throw() const;
 
 private:

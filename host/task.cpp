@@ -12,6 +12,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <unordered_map>
 
 namespace mirai {
 namespace host {
@@ -20,6 +22,7 @@ namespace {
 
 void check_names(const data& values, const char* operation)
 {
+    std::unordered_map<std::string, std::size_t> first_item;
     for (std::size_t i = 0; i < values.size(); i++) {
         if (values[i].first.empty()) {
             throw error(std::string(operation) + ": data item " +
@@ -29,6 +32,14 @@ void check_names(const data& values, const char* operation)
             throw error(std::string(operation) + ": data item " +
                         std::to_string(i + 1) +
                         " has a NUL byte in its name");
+        }
+        auto added = first_item.emplace(values[i].first, i);
+        if (!added.second) {
+            throw error(std::string(operation) + ": data item " +
+                        std::to_string(i + 1) + " repeats the name '" +
+                        values[i].first + "' of item " +
+                        std::to_string(added.first->second + 1) +
+                        "; data names must be unique");
         }
     }
 }
@@ -115,6 +126,10 @@ void everywhere(const std::string& expression, const data& values,
 {
     detail::profile& p = enter("everywhere", options.profile);
     check_names(values, "everywhere");
+    if (options.timeout_ms <= 0) {
+        throw error("everywhere: expected a positive timeout in ms, got " +
+                    std::to_string(options.timeout_ms));
+    }
     Rcpp::RObject expr = detail::parse_code(expression);
     if (!values.empty()) {
         expr = assign_globals_first(expr, to_list(values));

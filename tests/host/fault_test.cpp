@@ -222,6 +222,19 @@ TEST_CASE("misuse gets exact errors", "[host][r]")
     CHECK_THROWS_WITH(mh::mirai("1", {}, zero),
                       "create task: expected a positive timeout in ms, "
                       "got 0");
+    for (int timeout : {0, -1}) {
+        mh::everywhere_options every;
+        every.timeout_ms = timeout;
+        CHECK_THROWS_WITH(mh::everywhere("1", {}, every),
+                          "everywhere: expected a positive timeout in ms, "
+                          "got " + std::to_string(timeout));
+    }
+    CHECK_THROWS_WITH(mh::mirai("x", {{"x", 1}, {"y", 2}, {"x", 3}}),
+                      "create task: data item 3 repeats the name 'x' of "
+                      "item 1; data names must be unique");
+    CHECK_THROWS_WITH(mh::everywhere("x", {{"x", 1}, {"x", 2}}),
+                      "everywhere: data item 2 repeats the name 'x' of "
+                      "item 1; data names must be unique");
 
     std::string from_thread;
     std::thread other([&] {

@@ -78,6 +78,8 @@ TEST_CASE("mirai_map reports errors by index", "[host][r][net]")
     CHECK(Rf_inherits(out[1], "miraiError"));
     CHECK(Rcpp::as<double>(out[2]) == 2);
     CHECK_THROWS_WITH(map.collect_or_throw(), Catch::Contains("negative: -1"));
+    CHECK_THROWS_WITH(map.collect_or_throw(),
+                      Catch::StartsWith("collect map: element 2 of 3 failed: "));
 }
 
 TEST_CASE("mirai_map rejects bad input", "[host][r]")
