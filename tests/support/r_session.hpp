@@ -7,6 +7,8 @@
 
 #include <RInside.h>
 
+#include <string>
+
 namespace mirai {
 namespace test {
 
@@ -16,6 +18,12 @@ inline RInside& r_session()
 {
     static RInside* r = new RInside(0, nullptr, true, false, false);
     return *r;
+}
+
+// The value of R code, parsed and evaluated in the process's R.
+inline Rcpp::RObject r(const std::string& code)
+{
+    return Rcpp::RObject(r_session().parseEval(code));
 }
 
 } // namespace test

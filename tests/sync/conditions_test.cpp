@@ -10,14 +10,10 @@
 
 using mirai::sync::evaluate;
 using mirai::sync::install_r_support;
+using mirai::test::r;
 using mirai::test::r_session;
 
 namespace {
-
-Rcpp::RObject r(const std::string& code)
-{
-    return Rcpp::RObject(r_session().parseEval(code));
-}
 
 // The value of code evaluated in a child of the global environment that
 // binds x to object.

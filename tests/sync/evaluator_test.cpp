@@ -16,15 +16,10 @@
 using mirai::sync::evaluate;
 using mirai::sync::evaluate_payload;
 using mirai::sync::result_kind;
+using mirai::test::r;
 using mirai::test::r_session;
 
 namespace {
-
-// The value of R code evaluated in the global environment.
-Rcpp::RObject r(const std::string& code)
-{
-    return Rcpp::RObject(r_session().parseEval(code));
-}
 
 std::string as_string(SEXP object)
 {

@@ -10,14 +10,10 @@ using mirai::sync::detail::failure_kind;
 using mirai::sync::detail::guarded_call_fast;
 using mirai::sync::detail::guarded_fast;
 using mirai::sync::detail::r_failure;
+using mirai::test::r;
 using mirai::test::r_session;
 
 namespace {
-
-Rcpp::RObject r(const std::string& code)
-{
-    return Rcpp::RObject(r_session().parseEval(code));
-}
 
 SEXP make_answer(void*)
 {

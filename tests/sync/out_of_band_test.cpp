@@ -5,6 +5,7 @@
 #include "sync/detail/payload_layout.hpp"
 #include "sync/serialize.hpp"
 #include "tests/support/r_session.hpp"
+#include "tests/sync/serialize_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -29,19 +30,13 @@ using mirai::sync::detail::payload_size;
 using mirai::sync::detail::plan_payload;
 using mirai::sync::detail::read_payload_layout;
 using mirai::sync::detail::write_payload_layout;
+using mirai::test::r;
+using mirai::test::r_identical;
 using mirai::test::r_session;
+using mirai::test::to_bytes;
+using mirai::test::unserialize_error;
 
 namespace {
-
-Rcpp::RObject r(const std::string& code)
-{
-    return Rcpp::RObject(r_session().parseEval(code));
-}
-
-bool r_identical(SEXP a, SEXP b)
-{
-    return R_compute_identical(a, b, 16);
-}
 
 // A payload in malloc'd memory (16-byte aligned) at offset bytes past
 // the start, shared so that it can own its vectors.
@@ -62,13 +57,6 @@ payload_memory serialize_at(SEXP object, std::size_t offset,
         size};
     serialize_to(object, memory.data, size, receiver_offset);
     return memory;
-}
-
-std::vector<unsigned char> to_bytes(SEXP object)
-{
-    std::vector<unsigned char> bytes(serialized_size(object));
-    serialize_to(object, bytes.data(), bytes.size());
-    return bytes;
 }
 
 payload_parts parts_of(const std::vector<unsigned char>& payload)
@@ -95,16 +83,6 @@ std::vector<unsigned char> rebuild(const std::vector<unsigned char>& payload,
                     payload.data() + old.buffers[0].offset, n);
     }
     return out;
-}
-
-std::string unserialize_error(const std::vector<unsigned char>& bytes)
-{
-    try {
-        unserialize(bytes.data(), bytes.size());
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "no error";
 }
 
 bool is_in(const void* pointer, const payload_memory& memory)

@@ -1,6 +1,7 @@
 #include "sync/serialize.hpp"
 
 #include "tests/support/r_session.hpp"
+#include "tests/sync/serialize_support.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,40 +16,11 @@ using mirai::sync::serialize_to;
 using mirai::sync::serialize_up_to;
 using mirai::sync::serialized_size;
 using mirai::sync::unserialize;
+using mirai::test::r;
+using mirai::test::r_identical;
 using mirai::test::r_session;
-
-namespace {
-
-Rcpp::RObject r(const std::string& code)
-{
-    return Rcpp::RObject(r_session().parseEval(code));
-}
-
-std::vector<unsigned char> to_bytes(SEXP object)
-{
-    std::vector<unsigned char> bytes(serialized_size(object));
-    serialize_to(object, bytes.data(), bytes.size());
-    return bytes;
-}
-
-// True when R finds a and b identical.
-bool r_identical(SEXP a, SEXP b)
-{
-    return R_compute_identical(a, b, 16);
-}
-
-// The message of the std::runtime_error that unserialize throws.
-std::string unserialize_error(const void* data, std::size_t len)
-{
-    try {
-        unserialize(data, len);
-    } catch (const std::runtime_error& e) {
-        return e.what();
-    }
-    return "no error";
-}
-
-} // namespace
+using mirai::test::to_bytes;
+using mirai::test::unserialize_error;
 
 TEST_CASE("serialize roundtrips common objects", "[sync][r]")
 {
