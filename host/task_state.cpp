@@ -46,7 +46,6 @@ void task_state::resolve(int status, std::uint32_t flags, nng_msg* msg,
         payload_ = payload;
         payload_len_ = payload_len;
         resolved_ = true;
-        is_resolved_polled_.store(true, std::memory_order_release);
     }
     cv_.notify_all();
     if (signal_) {
@@ -76,7 +75,7 @@ bool task_state::wait_for_ms(long timeout_ms) const
 bool task_state::spin_for(std::chrono::microseconds limit) const
 {
     auto until = std::chrono::steady_clock::now() + limit;
-    while (!is_resolved_polled_.load(std::memory_order_acquire)) {
+    while (!resolved_) {
         if (std::chrono::steady_clock::now() >= until) {
             return false;
         }

@@ -221,14 +221,14 @@ Rcpp::RObject unserialize(const void* data, std::size_t len,
         throw std::runtime_error("unserialize payload: " + problem);
     // Borrowed vectors may be written in place, which the owner allows.
     buffer_table table(const_cast<unsigned char*>(bytes), parts);
-    std::unique_ptr<detail::held_payload> held;
+    std::unique_ptr<detail::held_payload> borrowed_payload;
     if (owner && is_worth_borrowing(parts, len)) {
         detail::collect_before_borrowing(len);
-        held = std::make_unique<detail::held_payload>(
+        borrowed_payload = std::make_unique<detail::held_payload>(
             detail::held_payload{std::move(owner), len});
     }
     in_buffer in{bytes + parts.stream_offset, parts.stream_length, 0, {}};
-    return read_stream(in, &table, std::move(held));
+    return read_stream(in, &table, std::move(borrowed_payload));
 }
 
 } // namespace sync

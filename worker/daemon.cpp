@@ -324,9 +324,9 @@ int serve(inbox& box, connection& conn, const options& opts)
         // the daemon has been idle for a while. Collecting at once would
         // take R's thread, and a core, just as the next task may arrive.
         bool is_release_due = sync::has_unreleased_payloads();
-        auto release_at = task_limits::clock::now() + payload_release_delay;
-        take_result got = box.take(frame,
-            is_release_due ? std::min(deadline, release_at) : deadline);
+        auto wait_until = is_release_due ? std::min(deadline,
+            task_limits::clock::now() + payload_release_delay) : deadline;
+        take_result got = box.take(frame, wait_until);
         if (got == take_result::timed_out && is_release_due &&
             task_limits::clock::now() < deadline) {
             release_payloads();

@@ -81,8 +81,9 @@ public:
 private:
     mutable std::mutex mutex_;
     mutable std::condition_variable cv_;
-    bool resolved_ = false;
-    std::atomic<bool> is_resolved_polled_{false}; // resolved_, for spin_for
+    // Written under mutex_. Atomic so that spin_for() can poll it
+    // without the lock.
+    std::atomic<bool> resolved_{false};
     int status_ = 0;
     std::uint32_t flags_ = 0;
     nng_msg* msg_ = nullptr;
