@@ -62,14 +62,14 @@ bool task_state::is_resolved() const
 void task_state::wait() const
 {
     std::unique_lock<std::mutex> lock(mutex_);
-    cv_.wait(lock, [this] { return resolved_; });
+    cv_.wait(lock, [this] { return resolved_.load(); });
 }
 
 bool task_state::wait_for_ms(long timeout_ms) const
 {
     std::unique_lock<std::mutex> lock(mutex_);
     return cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
-                        [this] { return resolved_; });
+                        [this] { return resolved_.load(); });
 }
 
 bool task_state::spin_for(std::chrono::microseconds limit) const
